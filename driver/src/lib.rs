@@ -1,0 +1,44 @@
+//! The `lucc` binary's logic. See ARCHITECTURE.md for the map.
+//!
+//! `lucc` is two things at once: invoked like `cc` (the default, so that
+//! `CC=lucc make` works) it compiles and links instrumented programs; invoked
+//! with a subcommand (`lucc build`, `lucc inspect`, ...) it is the tool.
+//! A first argument that names a subcommand selects it; anything else is a
+//! compiler command line.
+
+use std::ffi::OsString;
+
+pub mod cc;
+pub mod log;
+pub mod project;
+pub mod sidecar;
+
+/// Entry point: returns the process exit code.
+pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let sub = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let rest = args.get(2..).unwrap_or(&[]);
+    match sub {
+        "build" => project::build_main(rest),
+        "inspect" => sidecar::inspect_main(rest),
+        "help" | "--help" | "-h" => {
+            print!("{}", USAGE);
+            0
+        }
+        _ => cc::cc_main(args),
+    }
+}
+
+const USAGE: &str = "\
+lucc: build live-updatable C programs
+
+usage:
+  lucc [cc options] FILES...     compile and link like cc (CC=lucc make)
+  lucc build [--profile P] [-j N] [TARGET...]
+                                 build the lucc.toml project here
+  lucc inspect [--json] PROG     show PROG's type-map sidecar (PROG.lumap)
+
+environment:
+  LUCC_LOG=1          log what lucc does and why it passes a file through
+  LUCC_CLANG=PATH     the clang 14 to use
+  LUCC_RUNTIME=PATH   the runtime archive (liblucc_rt.a) to link
+";

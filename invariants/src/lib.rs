@@ -1,0 +1,1 @@
+//! The invariant model (filled by the invariant pass).

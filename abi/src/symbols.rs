@@ -14,6 +14,12 @@ pub struct Allocator {
     pub runtime: &'static str,
     /// What the call does to the heap.
     pub kind: AllocKind,
+    /// Replacement with exactly the libc signature (no site argument), for
+    /// uses of the function as a value (`dict->free = free`,
+    /// `pthread_key_create(&k, free)`): memory from the runtime must never
+    /// reach libc's `free`, and memory from libc is told apart and passed
+    /// back to it. Blocks allocated this way have [`crate::UNKNOWN_SITE`].
+    pub indirect: &'static str,
 }
 
 /// How an allocation function's arguments and result are to be read.
@@ -38,25 +44,30 @@ pub enum AllocKind {
 }
 
 macro_rules! allocators {
-    ($($libc:literal => $rt:literal, $kind:ident;)*) => {
+    ($($libc:literal => $rt:literal, $ind:literal, $kind:ident;)*) => {
         /// Every libc allocation function the pass rewrites.
         pub const ALLOCATORS: &[Allocator] = &[
-            $(Allocator { libc: $libc, runtime: $rt, kind: AllocKind::$kind },)*
+            $(Allocator { libc: $libc, runtime: $rt, kind: AllocKind::$kind, indirect: $ind },)*
         ];
     };
 }
 
+// `free` keeps its signature (it has no site), so it is its own indirect
+// replacement. `__strdup`/`__strndup` are glibc's internal names that older
+// <string.h> macros expand to.
 allocators! {
-    "malloc" => "__lucc_malloc", Malloc;
-    "calloc" => "__lucc_calloc", Calloc;
-    "realloc" => "__lucc_realloc", Realloc;
-    "reallocarray" => "__lucc_reallocarray", ReallocArray;
-    "strdup" => "__lucc_strdup", StrDup;
-    "strndup" => "__lucc_strndup", StrDup;
-    "aligned_alloc" => "__lucc_aligned_alloc", Aligned;
-    "memalign" => "__lucc_memalign", Aligned;
-    "posix_memalign" => "__lucc_posix_memalign", PosixMemalign;
-    "free" => "__lucc_free", Free;
+    "malloc" => "__lucc_malloc", "__lucc_malloc_indirect", Malloc;
+    "calloc" => "__lucc_calloc", "__lucc_calloc_indirect", Calloc;
+    "realloc" => "__lucc_realloc", "__lucc_realloc_indirect", Realloc;
+    "reallocarray" => "__lucc_reallocarray", "__lucc_reallocarray_indirect", ReallocArray;
+    "strdup" => "__lucc_strdup", "__lucc_strdup_indirect", StrDup;
+    "__strdup" => "__lucc_strdup", "__lucc_strdup_indirect", StrDup;
+    "strndup" => "__lucc_strndup", "__lucc_strndup_indirect", StrDup;
+    "__strndup" => "__lucc_strndup", "__lucc_strndup_indirect", StrDup;
+    "aligned_alloc" => "__lucc_aligned_alloc", "__lucc_aligned_alloc_indirect", Aligned;
+    "memalign" => "__lucc_memalign", "__lucc_memalign_indirect", Aligned;
+    "posix_memalign" => "__lucc_posix_memalign", "__lucc_posix_memalign_indirect", PosixMemalign;
+    "free" => "__lucc_free", "__lucc_free", Free;
 }
 
 /// `void __lucc_retag(void *p, uint32_t site)`: called after a call to a

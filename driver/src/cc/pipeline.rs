@@ -1,0 +1,204 @@
+//! Running an invocation: pass it through, or compile (instrumenting each C
+//! translation unit, in parallel) and maybe link.
+//!
+//! The contract is "never worse than cc": every clang step inherits the
+//! user's stderr, so diagnostics arrive verbatim, and the first failing
+//! step's exit code is lucc's. lucc's own errors (the pass failing, no
+//! runtime, no sidecar) are prefixed `lucc:` and exit 1.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::commands;
+use super::invocation::{Input, InputKind, Invocation, Mode};
+use super::runner::{Cmd, CommandRunner, Steps};
+use super::toolchain::Toolchain;
+use crate::lucc_log;
+
+/// Switches read from the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// `LUCC_DISABLE=1`: behave exactly like clang.
+    pub disable: bool,
+    /// `LUCC_FALLBACK=1`: a TU the pass fails on is compiled plainly.
+    pub fallback: bool,
+    /// `LUCC_NO_SIDECAR=1`: a program without a sidecar is acceptable.
+    pub no_sidecar: bool,
+}
+
+impl Settings {
+    pub fn from_process() -> Settings {
+        let on = |k: &str| std::env::var(k).map(|v| !v.is_empty() && v != "0").unwrap_or(false);
+        Settings { disable: on("LUCC_DISABLE"), fallback: on("LUCC_FALLBACK"), no_sidecar: on("LUCC_NO_SIDECAR") }
+    }
+}
+
+/// Everything a run needs.
+pub struct Driver<'a> {
+    pub tc: &'a Toolchain,
+    pub settings: Settings,
+    pub runner: &'a dyn CommandRunner,
+    pub steps: &'a dyn Steps,
+}
+
+/// Why the whole command goes to clang unchanged, if it does.
+pub fn passthrough_reason(inv: &Invocation, settings: Settings) -> Option<&'static str> {
+    let inputs: Vec<&Input> = inv.inputs().collect();
+    if settings.disable {
+        return Some("LUCC_DISABLE is set");
+    }
+    if let Mode::Other(why) = inv.mode {
+        return Some(why);
+    }
+    if inputs.is_empty() {
+        return Some(if inv.info { "a question about the compiler" } else { "no input files" });
+    }
+    if inv.mode == Mode::Compile {
+        if inv.output.is_some() && inputs.len() > 1 {
+            return Some("-o with several outputs (clang reports it)");
+        }
+        if !inputs.iter().any(|i| i.kind == InputKind::C) {
+            return Some("no C input");
+        }
+    }
+    None
+}
+
+impl Driver<'_> {
+    /// Runs the parsed command; `args` is the expanded argv (no program
+    /// name). Returns the exit code.
+    pub fn run(&self, inv: &Invocation, args: &[String]) -> i32 {
+        if let Some(why) = passthrough_reason(inv, self.settings) {
+            lucc_log!("passing the command through to clang: {why}");
+            return self.exec(&commands::passthrough(self.tc, args));
+        }
+        let tmp = match tempfile::Builder::new().prefix("lucc-").tempdir() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("lucc: error: cannot create a temporary directory: {e}");
+                return 1;
+            }
+        };
+        let code = self.compile_all(inv, tmp.path());
+        if code != 0 || inv.mode == Mode::Compile {
+            return code;
+        }
+        self.link(inv, tmp.path())
+    }
+
+    fn exec(&self, cmd: &Cmd) -> i32 {
+        lucc_log!("run: {}", cmd.display());
+        match self.runner.run(cmd) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("lucc: error: cannot run {}: {e}", cmd.program.display());
+                1
+            }
+        }
+    }
+
+    /// Under `-c` every input; when linking, the C inputs (the linking clang
+    /// compiles the others itself). The first failure's code, else 0.
+    fn compile_all(&self, inv: &Invocation, tmp: &Path) -> i32 {
+        let jobs: Vec<(usize, &Input)> = inv
+            .inputs()
+            .filter(|i| inv.mode == Mode::Compile || i.kind == InputKind::C)
+            .enumerate()
+            .collect();
+        let codes: Vec<i32> = jobs
+            .par_iter()
+            .map(|(n, input)| match input.kind {
+                InputKind::C => self.compile_c(inv, input, &self.object_for(inv, input, tmp, *n), tmp, *n),
+                _ => {
+                    lucc_log!("compiling {} with clang unchanged: not C", input.path);
+                    self.exec(&commands::plain_compile(self.tc, inv, input))
+                }
+            })
+            .collect();
+        codes.into_iter().find(|c| *c != 0).unwrap_or(0)
+    }
+
+    fn object_for(&self, inv: &Invocation, input: &Input, tmp: &Path, n: usize) -> String {
+        match inv.mode {
+            Mode::Compile => inv.object_name(input),
+            _ => tmp.join(format!("{n}-{}.o", file_stem(&input.path))).display().to_string(),
+        }
+    }
+
+    /// Steps (a), (b), (c) for one C translation unit.
+    fn compile_c(&self, inv: &Invocation, input: &Input, object: &str, tmp: &Path, n: usize) -> i32 {
+        let stem = file_stem(&input.path);
+        let raw = tmp.join(format!("{n}-{stem}.bc"));
+        let instrumented = tmp.join(format!("{n}-{stem}.lucc.bc"));
+        let code = self.exec(&commands::frontend(self.tc, inv, input, &raw));
+        if code != 0 {
+            return code;
+        }
+        let source = absolute(&input.path);
+        let bitcode = match self.steps.instrument(&raw, &instrumented, &source) {
+            Ok(()) => &instrumented,
+            Err(e) if self.settings.fallback => {
+                lucc_log!("compiling {} uninstrumented (LUCC_FALLBACK): {e:#}", input.path);
+                &raw
+            }
+            Err(e) => {
+                eprintln!("lucc: error: cannot instrument {}: {e:#}", input.path);
+                eprintln!("lucc: note: LUCC_FALLBACK=1 compiles such files uninstrumented");
+                return 1;
+            }
+        };
+        self.exec(&commands::backend(self.tc, inv, bitcode, object))
+    }
+
+    fn link(&self, inv: &Invocation, tmp: &Path) -> i32 {
+        let objects: Vec<String> = inv
+            .inputs()
+            .filter(|i| i.kind == InputKind::C)
+            .enumerate()
+            .map(|(n, i)| self.object_for(inv, i, tmp, n))
+            .collect();
+        if !inv.library && !self.tc.runtime.is_file() {
+            eprintln!(
+                "lucc: error: the lucc runtime {} is missing (build it with `cargo build -p lucc-rt`, or set LUCC_RUNTIME)",
+                self.tc.runtime.display()
+            );
+            return 1;
+        }
+        let code = self.exec(&commands::link(self.tc, inv, &objects));
+        if code != 0 || inv.library {
+            return code;
+        }
+        let program = PathBuf::from(inv.link_output());
+        match self.steps.write_sidecar(&program) {
+            Ok(path) => {
+                lucc_log!("wrote {}", path.display());
+                0
+            }
+            Err(e) if self.settings.no_sidecar => {
+                lucc_log!("no sidecar for {} (LUCC_NO_SIDECAR): {e:#}", program.display());
+                0
+            }
+            Err(e) => {
+                // without its sidecar the program cannot be updated; removing
+                // it makes make retry the link instead of trusting it
+                let _ = std::fs::remove_file(&program);
+                eprintln!("lucc: error: cannot write the sidecar for {}: {e:#}", program.display());
+                eprintln!("lucc: note: LUCC_NO_SIDECAR=1 builds a program that cannot be updated");
+                1
+            }
+        }
+    }
+}
+
+fn file_stem(path: &str) -> String {
+    Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "stdin".into())
+}
+
+fn absolute(path: &str) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)).display().to_string()
+}
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

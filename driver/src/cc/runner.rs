@@ -1,0 +1,70 @@
+//! The seam between lucc and the processes and libraries it drives.
+//!
+//! Which clang command lines lucc builds is the heart of "never worse than
+//! cc", so it is tested without running clang: the pipeline only talks to a
+//! [`CommandRunner`] (processes) and [`Steps`] (the pass and the sidecar),
+//! and tests substitute recorders for both.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One clang invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Cmd {
+    /// The command as a shell-like line, for logs.
+    pub fn display(&self) -> String {
+        let mut s = self.program.display().to_string();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+}
+
+/// Runs a command with the user's stdin, stdout and stderr, so clang's
+/// output (and its colours on a terminal) reaches the user untouched.
+pub trait CommandRunner: Sync {
+    /// The exit code; a death by signal N is reported as 128 + N, as a shell
+    /// would.
+    fn run(&self, cmd: &Cmd) -> std::io::Result<i32>;
+}
+
+/// The real thing.
+pub struct ProcessRunner;
+
+impl CommandRunner for ProcessRunner {
+    fn run(&self, cmd: &Cmd) -> std::io::Result<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = Command::new(&cmd.program).args(&cmd.args).status()?;
+        Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    }
+}
+
+/// The in-process steps of the pipeline.
+pub trait Steps: Sync {
+    /// Instruments one translation unit's bitcode; `source` is the absolute
+    /// path of its C file.
+    fn instrument(&self, input: &Path, output: &Path, source: &str) -> anyhow::Result<()>;
+    /// Writes the sidecar of a freshly linked program.
+    fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf>;
+}
+
+/// lucc's passes and sidecar writer.
+pub struct RealSteps;
+
+impl Steps for RealSteps {
+    fn instrument(&self, input: &Path, output: &Path, source: &str) -> anyhow::Result<()> {
+        let _ = (input, output, source);
+        anyhow::bail!("this lucc was built before lucc_passes::instrument_bitcode_file existed")
+    }
+
+    fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf> {
+        crate::sidecar::write_for_binary(binary)
+    }
+}

@@ -51,7 +51,7 @@ pub enum Category {
     DepFile,
     /// `-M -MM`: dependency output instead of a compile (implies `-E`).
     DepOnly,
-    /// `-c -E -S -fsyntax-only -emit-llvm`: what the command produces.
+    /// `-c -E -S -fsyntax-only -emit-llvm -###`: what the command produces.
     Mode,
     /// `-o`.
     Output,
@@ -93,6 +93,7 @@ pub const FLAGS: &[FlagSpec] = &[
     row("-S", NoArg, Mode),
     row("-fsyntax-only", NoArg, Mode),
     row("-emit-llvm", NoArg, Mode),
+    row("-###", NoArg, Mode),
     row("-o", Both, Output),
     row("-x", Both, Lang),
     // preprocessing
@@ -184,7 +185,6 @@ pub const FLAGS: &[FlagSpec] = &[
     row("-dumpmachine", NoArg, Info),
     row("-print-", Concat, Info),
     row("--print-", Concat, Info),
-    row("-###", NoArg, Info),
     row("--help", NoArg, Info),
 ];
 

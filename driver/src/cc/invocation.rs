@@ -137,19 +137,26 @@ impl Invocation {
                     "-MT" | "-MQ" => inv.dep_target_given = true,
                     _ => {}
                 },
-                Category::Mode => match m.name {
-                    "-c" => compile = true,
-                    "-E" => other = Some("-E: preprocessing only"),
-                    "-S" => other = other.or(Some("-S: assembly output")),
-                    "-fsyntax-only" => other = other.or(Some("-fsyntax-only")),
-                    _ => other = other.or(Some("-emit-llvm: bitcode output")),
-                },
+                Category::Mode if m.name == "-c" => compile = true,
+                Category::Mode => {
+                    // clang stops at the earliest phase asked for
+                    let (rank, why) = match m.name {
+                        "-###" => (0, "-###: clang only shows its commands"),
+                        "-E" => (1, "-E: preprocessing only"),
+                        "-fsyntax-only" => (2, "-fsyntax-only"),
+                        "-S" => (3, "-S: assembly output"),
+                        _ => (4, "-emit-llvm: bitcode output"),
+                    };
+                    if other.is_none_or(|(r, _)| rank < r) {
+                        other = Some((rank, why));
+                    }
+                }
                 _ => {}
             }
             inv.items.push(Item::Flag(m));
         }
         inv.mode = match other {
-            Some(why) => Mode::Other(why),
+            Some((_, why)) => Mode::Other(why),
             None if dep_only && !inv.dep_file => Mode::Other("-M/-MM: dependency output only"),
             None if compile => Mode::Compile,
             None => Mode::Link,
@@ -234,6 +241,9 @@ mod tests {
         assert!(matches!(parse("-fsyntax-only a.c").mode, Mode::Other(_)));
         assert!(matches!(parse("-c -emit-llvm a.c").mode, Mode::Other(_)));
         assert!(matches!(parse("-MM a.c").mode, Mode::Other(_)));
+        assert!(matches!(parse("-### a.c -o prog").mode, Mode::Other(_)));
+        assert_eq!(parse("-S -E a.c").mode, Mode::Other("-E: preprocessing only"));
+        assert_eq!(parse("-E -S a.c").mode, Mode::Other("-E: preprocessing only"));
         assert_eq!(parse("-c -MD a.c").mode, Mode::Compile);
         assert_eq!(parse("-c -M -MD a.c").mode, Mode::Compile);
     }

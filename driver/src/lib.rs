@@ -41,4 +41,8 @@ environment:
   LUCC_LOG=1          log what lucc does and why it passes a file through
   LUCC_CLANG=PATH     the clang 14 to use
   LUCC_RUNTIME=PATH   the runtime archive (liblucc_rt.a) to link
+  LUCC_INCLUDE=DIR    the directory holding lucc.h
+  LUCC_DISABLE=1      behave exactly like clang (no instrumentation, no runtime)
+  LUCC_FALLBACK=1     compile a file the passes reject uninstrumented instead of failing
+  LUCC_NO_SIDECAR=1   accept a program whose sidecar cannot be written
 ";

@@ -11,12 +11,16 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// What the environment says, gathered once so the rest is testable.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Env {
     pub clang: Option<OsString>,
     pub runtime: Option<OsString>,
     pub include: Option<OsString>,
     pub exe: Option<PathBuf>,
+    /// `PATH`, searched for `clang-14`.
+    pub path: Option<OsString>,
+    /// The last resort, LLVM's own clang.
+    pub llvm_clang: PathBuf,
 }
 
 impl Env {
@@ -27,6 +31,8 @@ impl Env {
             runtime: var("LUCC_RUNTIME"),
             include: var("LUCC_INCLUDE"),
             exe: std::env::current_exe().ok(),
+            path: std::env::var_os("PATH"),
+            llvm_clang: PathBuf::from(LLVM_CLANG),
         }
     }
 
@@ -75,15 +81,19 @@ fn find_clang(env: &Env) -> Option<PathBuf> {
         if p.components().count() > 1 {
             Some(p)
         } else {
-            which::which(&p).ok()
+            which_all(&p, env).into_iter().next()
         }
     });
-    let on_path = which::which_all("clang-14").into_iter().flatten();
     explicit
         .into_iter()
-        .chain(on_path)
-        .chain(std::iter::once(PathBuf::from(LLVM_CLANG)))
+        .chain(which_all(Path::new("clang-14"), env))
+        .chain(std::iter::once(env.llvm_clang.clone()))
         .find(|p| usable(p))
+}
+
+fn which_all(name: &Path, env: &Env) -> Vec<PathBuf> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    which::which_in_all(name, env.path.clone(), cwd).map(|found| found.collect()).unwrap_or_default()
 }
 
 fn find_include(env: &Env) -> Option<PathBuf> {
@@ -98,6 +108,36 @@ fn find_include(env: &Env) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Default for Env {
+        fn default() -> Env {
+            Env {
+                clang: None,
+                runtime: None,
+                include: None,
+                exe: None,
+                path: std::env::var_os("PATH"),
+                llvm_clang: LLVM_CLANG.into(),
+            }
+        }
+    }
+
+    #[test]
+    fn no_clang_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env {
+            clang: Some("clang-14".into()),
+            path: Some(dir.path().into()),
+            llvm_clang: dir.path().join("clang"),
+            ..Env::default()
+        };
+        assert_eq!(Toolchain::locate(&env).unwrap_err(), NO_CLANG);
+        // found on the given PATH
+        std::fs::write(dir.path().join("clang-14"), "").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path().join("clang-14"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(Toolchain::locate(&env).unwrap().clang, dir.path().join("clang-14"));
+    }
 
     #[test]
     fn explicit_clang_wins_and_self_is_skipped() {

@@ -268,6 +268,21 @@ fn broken_c_gives_clangs_diagnostic_and_exit_code() {
 }
 
 #[test]
+fn diagnostics_of_several_files_arrive_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, n) in [("one.c", 1), ("two.c", 2), ("three.c", 3)] {
+        let body: String = (0..n).map(|i| format!("int f{i}(void) {{ return missing{i}; }}\n")).collect();
+        std::fs::write(d.join(name), format!("#warning file {name}\n{body}")).unwrap();
+    }
+    let args = ["-c", "one.c", "two.c", "three.c"];
+    let ours = run(lucc(d).args(args));
+    let theirs = run(Command::new(clang()).args(args).current_dir(d));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(stderr(&ours), stderr(&theirs));
+}
+
+#[test]
 fn preprocessing_output_equals_clangs() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

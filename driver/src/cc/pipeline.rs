@@ -6,10 +6,12 @@
 //! step's exit code is lucc's. lucc's own errors (the pass failing, no
 //! runtime, no sidecar) are prefixed `lucc:` and exit 1.
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::flags::Matched;
 use super::commands;
 use super::invocation::{Input, InputKind, Invocation, Mode};
 use super::runner::{Cmd, CommandRunner, Steps};
@@ -88,14 +90,30 @@ impl Driver<'_> {
     }
 
     fn exec(&self, cmd: &Cmd) -> i32 {
-        lucc_log!("run: {}", cmd.display());
-        match self.runner.run(cmd) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("lucc: error: cannot run {}: {e}", cmd.program.display());
-                1
+        self.exec_to(cmd.clone(), &mut Diag::Direct)
+    }
+
+    fn exec_to(&self, mut cmd: Cmd, diag: &mut Diag) -> i32 {
+        let result = match diag {
+            Diag::Direct => {
+                lucc_log!("run: {}", cmd.display());
+                self.runner.run(&cmd)
             }
-        }
+            Diag::Buffered { buf, color } => {
+                if *color {
+                    cmd.args.insert(0, "-fcolor-diagnostics".into());
+                }
+                lucc_log!("run: {}", cmd.display());
+                self.runner.run_captured(&cmd).map(|(code, err)| {
+                    buf.extend_from_slice(&err);
+                    code
+                })
+            }
+        };
+        result.unwrap_or_else(|e| {
+            diag.say(&format!("lucc: error: cannot run {}: {e}", cmd.program.display()));
+            1
+        })
     }
 
     /// Under `-c` every input; when linking, the C inputs (the linking clang
@@ -106,17 +124,30 @@ impl Driver<'_> {
             .filter(|i| inv.mode == Mode::Compile || i.kind == InputKind::C)
             .enumerate()
             .collect();
-        let codes: Vec<i32> = jobs
+        // side by side, each job's diagnostics are held back and printed in
+        // input order, as cc (which compiles one file after the other) would
+        let color = jobs.len() > 1 && std::io::stderr().is_terminal() && !inv.flags().any(is_color_flag);
+        let results: Vec<(i32, Diag)> = jobs
             .par_iter()
-            .map(|(n, input)| match input.kind {
-                InputKind::C => self.compile_c(inv, input, &self.object_for(inv, input, tmp, *n), tmp, *n),
-                _ => {
-                    lucc_log!("compiling {} with clang unchanged: not C", input.path);
-                    self.exec(&commands::plain_compile(self.tc, inv, input))
-                }
+            .map(|(n, input)| {
+                let mut diag = if jobs.len() > 1 { Diag::Buffered { buf: Vec::new(), color } } else { Diag::Direct };
+                let code = match input.kind {
+                    InputKind::C => self.compile_c(inv, input, &self.object_for(inv, input, tmp, *n), tmp, *n, &mut diag),
+                    _ => {
+                        lucc_log!("compiling {} with clang unchanged: not C", input.path);
+                        self.exec_to(commands::plain_compile(self.tc, inv, input), &mut diag)
+                    }
+                };
+                (code, diag)
             })
             .collect();
-        codes.into_iter().find(|c| *c != 0).unwrap_or(0)
+        let mut stderr = std::io::stderr().lock();
+        for (_, diag) in &results {
+            if let Diag::Buffered { buf, .. } = diag {
+                let _ = stderr.write_all(buf);
+            }
+        }
+        results.iter().map(|(code, _)| *code).find(|c| *c != 0).unwrap_or(0)
     }
 
     fn object_for(&self, inv: &Invocation, input: &Input, tmp: &Path, n: usize) -> String {
@@ -127,11 +158,11 @@ impl Driver<'_> {
     }
 
     /// Steps (a), (b), (c) for one C translation unit.
-    fn compile_c(&self, inv: &Invocation, input: &Input, object: &str, tmp: &Path, n: usize) -> i32 {
+    fn compile_c(&self, inv: &Invocation, input: &Input, object: &str, tmp: &Path, n: usize, diag: &mut Diag) -> i32 {
         let stem = file_stem(&input.path);
         let raw = tmp.join(format!("{n}-{stem}.bc"));
         let instrumented = tmp.join(format!("{n}-{stem}.lucc.bc"));
-        let code = self.exec(&commands::frontend(self.tc, inv, input, &raw));
+        let code = self.exec_to(commands::frontend(self.tc, inv, input, &raw), diag);
         if code != 0 {
             return code;
         }
@@ -143,12 +174,12 @@ impl Driver<'_> {
                 &raw
             }
             Err(e) => {
-                eprintln!("lucc: error: cannot instrument {}: {e:#}", input.path);
-                eprintln!("lucc: note: LUCC_FALLBACK=1 compiles such files uninstrumented");
+                diag.say(&format!("lucc: error: cannot instrument {}: {e:#}", input.path));
+                diag.say("lucc: note: LUCC_FALLBACK=1 compiles such files uninstrumented");
                 return 1;
             }
         };
-        self.exec(&commands::backend(self.tc, inv, bitcode, object))
+        self.exec_to(commands::backend(self.tc, inv, bitcode, object), diag)
     }
 
     fn link(&self, inv: &Invocation, tmp: &Path) -> i32 {
@@ -189,6 +220,32 @@ impl Driver<'_> {
             }
         }
     }
+}
+
+/// Where a job's diagnostics go.
+enum Diag {
+    /// Straight to the user's stderr.
+    Direct,
+    /// Held back to be printed in order; `color` asks clang for the colours
+    /// it would have used on the user's terminal.
+    Buffered { buf: Vec<u8>, color: bool },
+}
+
+impl Diag {
+    fn say(&mut self, line: &str) {
+        match self {
+            Diag::Direct => eprintln!("{line}"),
+            Diag::Buffered { buf, .. } => {
+                buf.extend_from_slice(line.as_bytes());
+                buf.push(b'\n');
+            }
+        }
+    }
+}
+
+fn is_color_flag(f: &Matched) -> bool {
+    let w = &f.words[0];
+    w.contains("color-diagnostics") || w.starts_with("-fdiagnostics-color")
 }
 
 fn file_stem(path: &str) -> String {

@@ -21,6 +21,9 @@ impl CommandRunner for FakeRunner {
             _ => 0,
         })
     }
+    fn run_captured(&self, cmd: &Cmd) -> std::io::Result<(i32, Vec<u8>)> {
+        Ok((self.run(cmd)?, Vec::new()))
+    }
 }
 
 #[derive(Default)]

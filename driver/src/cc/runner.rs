@@ -6,7 +6,7 @@
 //! and tests substitute recorders for both.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// One clang invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,14 @@ pub trait CommandRunner: Sync {
     /// The exit code; a death by signal N is reported as 128 + N, as a shell
     /// would.
     fn run(&self, cmd: &Cmd) -> std::io::Result<i32>;
+    /// Like [`CommandRunner::run`], but stderr is returned instead of
+    /// printed (for compiles that run side by side).
+    fn run_captured(&self, cmd: &Cmd) -> std::io::Result<(i32, Vec<u8>)>;
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// The real thing.
@@ -40,9 +48,16 @@ pub struct ProcessRunner;
 
 impl CommandRunner for ProcessRunner {
     fn run(&self, cmd: &Cmd) -> std::io::Result<i32> {
-        use std::os::unix::process::ExitStatusExt;
-        let status = Command::new(&cmd.program).args(&cmd.args).status()?;
-        Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+        Ok(exit_code(Command::new(&cmd.program).args(&cmd.args).status()?))
+    }
+
+    fn run_captured(&self, cmd: &Cmd) -> std::io::Result<(i32, Vec<u8>)> {
+        let out = Command::new(&cmd.program)
+            .args(&cmd.args)
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::piped())
+            .output()?;
+        Ok((exit_code(out.status), out.stderr))
     }
 }
 

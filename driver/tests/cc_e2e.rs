@@ -346,6 +346,30 @@ fn response_files_are_expanded() {
 }
 
 #[test]
+fn shared_libraries_resolve_the_runtime_from_the_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // a stand-in runtime, so this checks the link contract alone
+    std::fs::write(d.join("rt.c"), "int __lucc_probe(void) { return 7; }\n").unwrap();
+    std::fs::write(d.join("lib.c"), "int __lucc_probe(void);\nint from_lib(void) { return __lucc_probe() * 6; }\n").unwrap();
+    std::fs::write(d.join("main.c"), "int from_lib(void);\nint main(void) { return from_lib() == 42 ? 0 : 1; }\n").unwrap();
+    for src in ["rt.c", "lib.c", "main.c"] {
+        ok(run(Command::new(clang()).args(["-c", "-fPIC", src]).current_dir(d)));
+    }
+    ok(run(Command::new("ar").args(["rcs", "librt.a", "rt.o"]).current_dir(d)));
+    let rt = d.join("librt.a");
+    // the library carries no runtime of its own ...
+    ok(run(lucc(d).env("LUCC_RUNTIME", &rt).args(["-shared", "lib.o", "-o", "libx.so"])));
+    let syms = ok(run(Command::new("nm").args(["-D", "--defined-only", "libx.so"]).current_dir(d)));
+    assert!(!stdout(&syms).contains("__lucc_probe"), "{}", stdout(&syms));
+    // ... and the program exports its runtime's entry points to it
+    ok(run(lucc(d).env("LUCC_RUNTIME", &rt).args(["main.o", "-L.", "-lx", "-o", "prog"])));
+    let syms = ok(run(Command::new("nm").args(["-D", "--defined-only", "prog"]).current_dir(d)));
+    assert!(stdout(&syms).contains("__lucc_probe"), "{}", stdout(&syms));
+    ok(run(Command::new(d.join("prog")).env("LD_LIBRARY_PATH", d)));
+}
+
+#[test]
 fn disabled_lucc_is_plain_clang() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -127,20 +127,24 @@ impl Driver<'_> {
         // side by side, each job's diagnostics are held back and printed in
         // input order, as cc (which compiles one file after the other) would
         let color = jobs.len() > 1 && std::io::stderr().is_terminal() && !inv.flags().any(is_color_flag);
-        let results: Vec<(i32, Diag)> = jobs
-            .par_iter()
-            .map(|(n, input)| {
-                let mut diag = if jobs.len() > 1 { Diag::Buffered { buf: Vec::new(), color } } else { Diag::Direct };
-                let code = match input.kind {
-                    InputKind::C => self.compile_c(inv, input, &self.object_for(inv, input, tmp, *n), tmp, *n, &mut diag),
-                    _ => {
-                        lucc_log!("compiling {} with clang unchanged: not C", input.path);
-                        self.exec_to(commands::plain_compile(self.tc, inv, input), &mut diag)
-                    }
-                };
-                (code, diag)
-            })
-            .collect();
+        let job = |(n, input): &(usize, &Input)| {
+            let mut diag = if jobs.len() > 1 { Diag::Buffered { buf: Vec::new(), color } } else { Diag::Direct };
+            let code = match input.kind {
+                InputKind::C => self.compile_c(inv, input, &self.object_for(inv, input, tmp, *n), tmp, *n, &mut diag),
+                _ => {
+                    lucc_log!("compiling {} with clang unchanged: not C", input.path);
+                    self.exec_to(commands::plain_compile(self.tc, inv, input), &mut diag)
+                }
+            };
+            (code, diag)
+        };
+        let results: Vec<(i32, Diag)> = if shared_dep_file(inv, &jobs) {
+            // two compiles writing one dependency file would garble it; one
+            // after the other, the last wins, as with cc
+            jobs.iter().map(job).collect()
+        } else {
+            jobs.par_iter().map(job).collect()
+        };
         let mut stderr = std::io::stderr().lock();
         for (_, diag) in &results {
             if let Diag::Buffered { buf, .. } = diag {
@@ -220,6 +224,15 @@ impl Driver<'_> {
             }
         }
     }
+}
+
+/// Whether two of `jobs` would write the same dependency file (`-MF` with
+/// several inputs, or `-MD -o prog` on a one-command build).
+fn shared_dep_file(inv: &Invocation, jobs: &[(usize, &Input)]) -> bool {
+    let mut names: Vec<String> = jobs.iter().map(|(_, i)| inv.dep_file_name(i)).collect();
+    names.sort();
+    names.dedup();
+    inv.dep_file && names.len() < jobs.len()
 }
 
 /// Where a job's diagnostics go.

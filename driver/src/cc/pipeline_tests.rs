@@ -229,3 +229,16 @@ fn mixed_compile_instruments_c_and_passes_assembly_through() {
     assert!(c.contains(&words("-c -DX s.S")));
     assert_eq!(s.instrumented.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn compiles_sharing_a_dependency_file_are_detected() {
+    let shared = |line: &str| {
+        let inv = Invocation::parse(&words(line));
+        let jobs: Vec<(usize, &Input)> = inv.inputs().enumerate().collect();
+        shared_dep_file(&inv, &jobs)
+    };
+    assert!(shared("-MD a.c b.c -o prog"));
+    assert!(shared("-c -MMD -MF all.d a.c b.c"));
+    assert!(!shared("-c -MMD a.c b.c"));
+    assert!(!shared("a.c b.c -o prog"));
+}

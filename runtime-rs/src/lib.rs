@@ -1,1 +1,21 @@
-//! Runtime.
+//! `lucc-rt`: the Rust half of the runtime linked into every lucc program.
+//!
+//! The C shim (`runtime-c/`, compiled into this crate's archive by
+//! `build.rs`) defines the ABI the instrumented program calls
+//! (`__lucc_*`, declared in `runtime-c/include/lucc_rt_abi.h`) as thin
+//! wrappers over the `lucc_rt_*` functions here, which do the work:
+//!
+//! - `header`: the 16-byte header in front of each tracked object;
+//! - `registry`: every live object, O(1) insert/remove, enumerable;
+//! - `heap`: the one seam raw blocks come from (libc today, an arena later);
+//! - `alloc`: malloc/free/realloc/aligned/retag on top of those;
+//! - `report`: the `LUCC_HEAP_REPORT` file written at exit.
+//!
+//! Programs linking the archive need `-lpthread -ldl -lm -lrt` (the Rust
+//! standard library's needs).
+
+pub mod alloc;
+pub mod header;
+mod heap;
+pub mod registry;
+pub mod report;

@@ -1,0 +1,24 @@
+/* init.c: the ABI check symbol, the constructor and the public queries.
+ *
+ * They share one object file on purpose: every instrumented object
+ * references __lucc_abi_version_1, which makes the linker pull this file
+ * out of the archive, and with it the constructor. */
+#include <stdlib.h>
+
+#include "lucc.h"
+#include "lucc_rt_abi.h"
+#include "rt_rs.h"
+
+char __lucc_abi_version_1;
+
+/* Cheap on purpose (one getenv); runs before the program's constructors
+ * in most link orders, but nothing breaks if a program allocates first:
+ * the registry needs no initialisation. */
+__attribute__((constructor)) static void lucc_runtime_init(void) {
+    lucc_rt_init();
+    atexit(lucc_rt_fini);
+}
+
+size_t lucc_heap_object_count(void) { return lucc_rt_object_count(); }
+
+size_t lucc_heap_bytes(void) { return lucc_rt_bytes(); }

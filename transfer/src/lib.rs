@@ -1,1 +1,204 @@
-//! State transfer engine.
+//! lucc's state-transfer engine.
+//!
+//! Converts the state of a running program from its old version's types to
+//! its new version's: globals and static locals (matched by name), heap
+//! objects whose type changed (by allocation site), and every pointer value
+//! that moves with them or with the binary. It is a pure library over two
+//! sidecars and byte buffers — it never touches a process — so the runtime
+//! links it to perform an update and `lucc diff` uses it to predict one, and
+//! both share one tested implementation.
+//!
+//! Flow: [`Transfer::new`] matches variables and indexes the old binary;
+//! [`Transfer::plan`] / [`Transfer::site_plan`] compile conversion plans
+//! (cached per type pair); [`Transfer::convert_variable`],
+//! [`Transfer::convert_objects`] and [`Transfer::trace_untyped`] run them;
+//! [`Transfer::report`] counts what happened.
+
+mod convert;
+pub mod error;
+mod plan;
+pub mod pointers;
+pub mod report;
+pub mod transform;
+pub mod typemap;
+mod variables;
+
+use std::collections::BTreeSet;
+
+use lucc_abi::sidecar::{Sidecar, TypeId};
+use lucc_abi::SiteId;
+
+use convert::Exec;
+pub use error::{Result, TransferError};
+pub use plan::PlanId;
+pub use pointers::{Biases, Class, HeapObject, PointerSpace, VarKind};
+pub use report::{PointerCounts, Report};
+pub use transform::Transform;
+use typemap::TypeMap;
+pub use variables::VarPair;
+
+/// One update's transfer between an old and a new build.
+pub struct Transfer<'a> {
+    types: TypeMap<'a>,
+    remap: pointers::Remapper,
+    vars: Vec<VarPair>,
+    report: Report,
+    pinned: BTreeSet<u64>,
+}
+
+/// Sizes and shape of a compiled plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanInfo {
+    pub old_size: u64,
+    pub new_size: u64,
+    /// The layout did not change: objects of this type need not move.
+    pub identical: bool,
+}
+
+impl<'a> Transfer<'a> {
+    pub fn new(old: &'a Sidecar, new: &'a Sidecar, transform: &'a Transform, biases: Biases) -> Result<Transfer<'a>> {
+        let mut types = TypeMap::new(old, new, transform);
+        let mut report = Report::default();
+        let (vars, slots) = variables::match_variables(&mut types, &mut report, biases)?;
+        let remap = pointers::Remapper::new(old, new, biases, slots);
+        Ok(Transfer { types, remap, vars, report, pinned: BTreeSet::new() })
+    }
+
+    /// Old variables that survive, with their plans and runtime addresses.
+    pub fn variables(&self) -> &[VarPair] {
+        &self.vars
+    }
+
+    /// The plan for old type `old_ty` -> new type `new_ty`.
+    pub fn plan(&mut self, old_ty: TypeId, new_ty: TypeId) -> Result<PlanId> {
+        self.types.plan(old_ty, new_ty)
+    }
+
+    /// The plan for the objects of allocation site `site`: `None` when the
+    /// site is untyped on either side (such blocks are traced with
+    /// [`Transfer::trace_untyped`]).
+    pub fn site_plan(&mut self, site: SiteId) -> Result<Option<PlanId>> {
+        let old = self.types.old.site(site).and_then(|s| s.ty);
+        let new = self.types.new.site(site).and_then(|s| s.ty);
+        match (old, new) {
+            (Some(o), Some(n)) => self.types.plan(o, n).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    pub fn plan_info(&self, plan: PlanId) -> PlanInfo {
+        let p = &self.types.plans[plan as usize];
+        PlanInfo { old_size: p.old_size, new_size: p.new_size, identical: p.identical }
+    }
+
+    fn exec<'s>(&'s mut self, space: &'s dyn PointerSpace, scan_only: bool) -> Exec<'s> {
+        Exec {
+            types: &self.types,
+            remap: &self.remap,
+            space,
+            report: &mut self.report,
+            pinned: &mut self.pinned,
+            scan_only,
+        }
+    }
+
+    /// Converts the `index`-th of [`Transfer::variables`]: `old` holds the
+    /// old variable's bytes, `new` receives the new variable's bytes.
+    pub fn convert_variable(&mut self, index: usize, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        let pair = &self.vars[index];
+        let (plan, kind, name) = (pair.plan, pair.kind, pair.name.clone());
+        self.run(plan, 1, old, new, space, &name)?;
+        match kind {
+            VarKind::Global => self.report.globals += 1,
+            VarKind::StaticLocal => self.report.static_locals += 1,
+        }
+        Ok(())
+    }
+
+    /// Converts a heap block holding `old.len() / old_size` objects (a block
+    /// larger than its type holds an array of it) into `new`.
+    pub fn convert_objects(&mut self, plan: PlanId, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        let p = &self.types.plans[plan as usize];
+        let count = if p.old_size == 0 { 1 } else { (old.len() as u64 / p.old_size).max(1) };
+        self.run(plan, count, old, new, space, "heap object")?;
+        self.report.objects += count;
+        Ok(())
+    }
+
+    fn run(&mut self, plan: PlanId, count: u64, old: &[u8], new: &mut [u8], space: &dyn PointerSpace, ctx: &str) -> Result<()> {
+        let p = &self.types.plans[plan as usize];
+        let (os, ns) = (p.old_size, p.new_size);
+        if (old.len() as u64) < os * count {
+            return Err(TransferError::Buffer { ctx: ctx.into(), got: old.len(), need: os * count });
+        }
+        if (new.len() as u64) < ns * count {
+            return Err(TransferError::Buffer { ctx: ctx.into(), got: new.len(), need: ns * count });
+        }
+        if !p.identical {
+            // Added fields and grown arrays are zero unless set.
+            new[..(ns * count) as usize].fill(0);
+        }
+        let mut x = self.exec(space, false);
+        for i in 0..count {
+            x.run(plan, old, new, i * os, i * ns, false)?;
+        }
+        self.report.bytes += ns * count;
+        Ok(())
+    }
+
+    /// Pins the heap objects referenced from the untyped parts of `old`
+    /// (objects converted by `plan`) without converting anything: run over
+    /// the whole old state before deciding which objects move.
+    pub fn pin_scan(&mut self, plan: PlanId, old: &[u8], space: &dyn PointerSpace) -> Result<()> {
+        let os = self.types.plans[plan as usize].old_size.max(1);
+        let count = old.len() as u64 / os;
+        let mut x = self.exec(space, true);
+        for i in 0..count {
+            x.run(plan, old, &mut [], i * os, 0, false)?;
+        }
+        Ok(())
+    }
+
+    /// Applies the conservative policy (see `convert`) to memory with no
+    /// type: `new` must already hold a copy of `old`; aligned words are
+    /// rewritten in `new` only where the policy allows.
+    pub fn trace_untyped(&mut self, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        let words = (old.len().min(new.len()) / 8) as u64;
+        let mut x = self.exec(space, false);
+        for k in 0..words {
+            x.trace_word(old, new, k * 8, k * 8)?;
+        }
+        Ok(())
+    }
+
+    /// The new value of one typed pointer, counted in the report.
+    pub fn remap_pointer(&mut self, value: u64, space: &dyn PointerSpace) -> Result<u64> {
+        self.remap.remap(value, space, &self.types, &mut self.report.pointers)
+    }
+
+    /// What an old pointer value points at.
+    pub fn classify(&self, value: u64, space: &dyn PointerSpace) -> Class {
+        self.remap.classify(value, space)
+    }
+
+    /// Heap objects (their bases) referenced from untyped memory: they must
+    /// stay at their addresses.
+    pub fn pinned(&self) -> &BTreeSet<u64> {
+        &self.pinned
+    }
+
+    /// Counts so far, with the field changes of every plan compiled.
+    pub fn report(&self) -> Report {
+        let mut r = self.report.clone();
+        r.fields_added = self.types.fields_added.clone();
+        r.fields_dropped = self.types.fields_dropped.clone();
+        r.fields_dropped_undeclared = self.types.fields_dropped_undeclared.clone();
+        r
+    }
+
+    /// Where byte `offset` of an old value of `old_ty` lives in the new
+    /// value of `new_ty`.
+    pub fn map_offset(&self, old_ty: TypeId, new_ty: TypeId, offset: u64) -> Option<u64> {
+        self.types.map_offset(old_ty, new_ty, offset)
+    }
+}

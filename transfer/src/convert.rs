@@ -1,0 +1,256 @@
+//! Executing a compiled plan: old bytes -> new bytes.
+//!
+//! Conservative policy for untyped memory (words in pointer-sized integer
+//! fields such as `uintptr_t`/`long`, in char buffers, in unions whose active
+//! member is unknown, and in blocks of untyped allocation sites):
+//!
+//! * a word is rewritten only when it is exactly the start of an old
+//!   function that the new version still has, or an address inside an old
+//!   global or static local that the new version still has, and the
+//!   transform file does not set `trace_untyped = false`;
+//! * a word that points into a live heap object is never rewritten: the
+//!   object is added to the *pinned* set instead. Heap objects stay at their
+//!   addresses across an update, so the word stays right as long as its
+//!   object does not move; the caller must keep pinned objects in place
+//!   (converting them in place when the new type fits in the old block) and
+//!   fail the update when one cannot be. If the caller already decided to
+//!   move a pinned object, the conversion fails with `PinnedMoved`;
+//! * everything else (small integers, dangling values, foreign addresses) is
+//!   kept as is.
+//!
+//! An integer that merely looks like a heap address is therefore never
+//! changed; the worst a coincidental match can do is pin an object or, for
+//! the exact address of a global or function, be moved with it.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Result, TransferError};
+use crate::plan::{Loc, Op, PlanId};
+use crate::pointers::{PointerSpace, Remapper};
+use crate::report::Report;
+use crate::transform::Constant;
+use crate::typemap::{TypeMap, WORD};
+
+pub(crate) struct Exec<'x> {
+    pub types: &'x TypeMap<'x>,
+    pub remap: &'x Remapper,
+    pub space: &'x dyn PointerSpace,
+    pub report: &'x mut Report,
+    pub pinned: &'x mut BTreeSet<u64>,
+    /// Only pin heap objects referenced from untyped words; write nothing.
+    pub scan_only: bool,
+}
+
+#[inline]
+fn read_u64(b: &[u8], off: u64) -> u64 {
+    let o = off as usize;
+    u64::from_ne_bytes(b[o..o + 8].try_into().expect("8 bytes"))
+}
+
+#[inline]
+fn write_u64(b: &mut [u8], off: u64, v: u64) {
+    let o = off as usize;
+    b[o..o + 8].copy_from_slice(&v.to_ne_bytes());
+}
+
+/// Bytes a (bit)field occupies starting at `loc.off`.
+fn span(loc: &Loc) -> usize {
+    if loc.width > 0 {
+        (usize::from(loc.bit) + usize::from(loc.width)).div_ceil(8)
+    } else {
+        usize::from(loc.size)
+    }
+}
+
+fn read_scalar(b: &[u8], loc: &Loc) -> i128 {
+    let o = loc.off as usize;
+    let n = span(loc);
+    let mut raw = [0u8; 16];
+    raw[..n].copy_from_slice(&b[o..o + n]);
+    let word = u128::from_le_bytes(raw) >> loc.bit;
+    let bits = if loc.width > 0 { u32::from(loc.width) } else { u32::from(loc.size) * 8 };
+    let mask = if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 };
+    let v = word & mask;
+    if loc.signed && bits < 128 && (v >> (bits - 1)) & 1 == 1 {
+        (v | !mask) as i128
+    } else {
+        v as i128
+    }
+}
+
+fn write_scalar(b: &mut [u8], loc: &Loc, v: i128) {
+    let o = loc.off as usize;
+    let n = span(loc);
+    if loc.width == 0 {
+        b[o..o + n].copy_from_slice(&(v as u128).to_le_bytes()[..n]);
+        return;
+    }
+    let mut raw = [0u8; 16];
+    raw[..n].copy_from_slice(&b[o..o + n]);
+    let mut word = u128::from_le_bytes(raw);
+    let mask = ((1u128 << loc.width) - 1) << loc.bit;
+    word = (word & !mask) | (((v as u128) << loc.bit) & mask);
+    b[o..o + n].copy_from_slice(&word.to_le_bytes()[..n]);
+}
+
+fn loc_name(loc: &Loc, ty: &str) -> String {
+    if loc.width > 0 {
+        format!("{ty} : {}", loc.width)
+    } else {
+        ty.to_string()
+    }
+}
+
+impl Exec<'_> {
+    /// Runs plan `id` on the value at `old[ob..]` into `new[nb..]`.
+    pub fn run(&mut self, id: PlanId, old: &[u8], new: &mut [u8], ob: u64, nb: u64, fixups_only: bool) -> Result<()> {
+        let types = self.types;
+        let plan = &types.plans[id as usize];
+        let start = if fixups_only { plan.fixups_start } else { 0 };
+        for op in &plan.ops[start..] {
+            self.op(op, old, new, ob, nb)?;
+        }
+        Ok(())
+    }
+
+    fn op(&mut self, op: &Op, old: &[u8], new: &mut [u8], ob: u64, nb: u64) -> Result<()> {
+        let types = self.types;
+        match op {
+            Op::Trace { old: o, new: n, len } => {
+                for k in (0..*len).step_by(WORD as usize) {
+                    self.trace_word(old, new, ob + o + k, nb + n + k)?;
+                }
+            }
+            Op::Array { old: o, new: n, count, old_stride, new_stride, plan, fixups_only } => {
+                for i in 0..*count {
+                    self.run(*plan, old, new, ob + o + i * old_stride, nb + n + i * new_stride, *fixups_only)?;
+                }
+            }
+            Op::Switch { tag, old: o, new: n, cases, fallback, ctx, union } => {
+                let value = read_scalar(old, &tag.at(ob));
+                let chosen = i64::try_from(value)
+                    .ok()
+                    .and_then(|v| cases.binary_search_by_key(&v, |c| c.0).ok())
+                    .map(|i| cases[i].1)
+                    .or(*fallback);
+                let Some(plan) = chosen else {
+                    return Err(TransferError::Union {
+                        ctx: format!("{} (tag value {value})", types.ctxs[*ctx as usize]),
+                        union: types.ctxs[*union as usize].clone(),
+                    });
+                };
+                self.run(plan, old, new, ob + o, nb + n, false)?;
+            }
+            _ if self.scan_only => {}
+            Op::Copy { old: o, new: n, len } => {
+                let (o, n, l) = ((ob + o) as usize, (nb + n) as usize, *len as usize);
+                new[n..n + l].copy_from_slice(&old[o..o + l]);
+            }
+            Op::Pointer { old: o, new: n } => {
+                let v = read_u64(old, ob + o);
+                let r = self.remap.remap(v, self.space, types, &mut self.report.pointers)?;
+                write_u64(new, nb + n, r);
+            }
+            Op::Scalar { src, dst, map, ctx } => {
+                let mut v = read_scalar(old, &src.at(ob));
+                let (ctx_name, ty) = types.ctxs[*ctx as usize].split_once('\0').expect("scalar contexts carry the type");
+                if let Some(m) = map {
+                    let table = &types.maps[*m as usize];
+                    let found = i64::try_from(v).ok().and_then(|k| table.binary_search_by_key(&k, |p| p.0).ok());
+                    let Some(i) = found else {
+                        return Err(TransferError::NoEnumerator { ctx: ctx_name.into(), value: v, to: ty.into() });
+                    };
+                    v = i128::from(table[i].1);
+                }
+                if src.boolean {
+                    v = i128::from(v != 0);
+                }
+                let (lo, hi) = dst.range();
+                if v < lo || v > hi {
+                    return Err(TransferError::OutOfRange { ctx: ctx_name.into(), value: v, to: loc_name(dst, ty) });
+                }
+                write_scalar(new, &dst.at(nb), v);
+            }
+            Op::Float { old: o, new: n, from, to } => {
+                let o = (ob + o) as usize;
+                let n = (nb + n) as usize;
+                match (from, to) {
+                    (4, 8) => {
+                        let v = f32::from_ne_bytes(old[o..o + 4].try_into().expect("4 bytes"));
+                        new[n..n + 8].copy_from_slice(&f64::from(v).to_ne_bytes());
+                    }
+                    _ => {
+                        let v = f64::from_ne_bytes(old[o..o + 8].try_into().expect("8 bytes"));
+                        new[n..n + 4].copy_from_slice(&(v as f32).to_ne_bytes());
+                    }
+                }
+            }
+            Op::Set { dst, float, value, ctx } => {
+                let dst = dst.at(nb);
+                if *float {
+                    let v = match value {
+                        Constant::Float(f) => *f,
+                        Constant::Int(i) => *i as f64,
+                        Constant::Bool(b) => f64::from(u8::from(*b)),
+                    };
+                    let o = dst.off as usize;
+                    if dst.size == 4 {
+                        new[o..o + 4].copy_from_slice(&(v as f32).to_ne_bytes());
+                    } else {
+                        new[o..o + 8].copy_from_slice(&v.to_ne_bytes());
+                    }
+                } else {
+                    let v = match value {
+                        Constant::Int(i) => i128::from(*i),
+                        Constant::Bool(b) => i128::from(*b),
+                        Constant::Float(_) => unreachable!("compile_set rejects floats for integers"),
+                    };
+                    let (lo, hi) = dst.range();
+                    if v < lo || v > hi {
+                        return Err(TransferError::OutOfRange {
+                            ctx: types.ctxs[*ctx as usize].clone(),
+                            value: v,
+                            to: format!("{} bytes", dst.size),
+                        });
+                    }
+                    write_scalar(new, &dst, v);
+                }
+            }
+            Op::CheckZero { old: o, len, elem, old_count, new_count, ctx } => {
+                let o = (ob + o) as usize;
+                if let Some(p) = old[o..o + *len as usize].iter().position(|b| *b != 0) {
+                    return Err(TransferError::Truncation {
+                        ctx: types.ctxs[*ctx as usize].clone(),
+                        old: *old_count,
+                        new: *new_count,
+                        index: new_count + p as u64 / elem.max(&1),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn trace_word(&mut self, old: &[u8], new: &mut [u8], o: u64, n: u64) -> Result<()> {
+        let v = read_u64(old, o);
+        self.report.conservative_words += 1;
+        if v < 4096 {
+            return Ok(());
+        }
+        if let Some(obj) = self.space.heap_object(v) {
+            self.pinned.insert(obj.base);
+            if self.space.heap_new_base(&obj).is_some() {
+                return Err(TransferError::PinnedMoved { word: v, base: obj.base, site: obj.site });
+            }
+            return Ok(());
+        }
+        if self.scan_only || !self.types.tf.trace_untyped {
+            return Ok(());
+        }
+        if let Some(r) = self.remap.remap_untyped(v, self.types) {
+            self.report.conservative_rewritten += 1;
+            write_u64(new, n, r);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,264 @@
+//! Classifying and remapping pointer values of the old process.
+//!
+//! The heap keeps its addresses across an update (the arena is mapped at the
+//! same range in the new process), so a heap pointer changes only when its
+//! object was rebuilt because its type changed. Everything that points into
+//! the old binary moves with the binary: variables by name (and interior
+//! offsets through the field layout), functions by name, string literals by
+//! content. The heap registry and the binaries' memory belong to the runtime,
+//! so the caller answers those questions through [`PointerSpace`]; the
+//! variable and function tables come from the two sidecars.
+
+use std::collections::HashMap;
+
+use lucc_abi::sidecar::{Sidecar, TypeId, Variable};
+use lucc_abi::SiteId;
+
+use crate::error::{Result, TransferError};
+use crate::report::PointerCounts;
+use crate::typemap::TypeMap;
+
+/// A live heap object of the old process, as the runtime's registry knows
+/// it. `base` is where the typed object starts (after any size header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapObject {
+    pub base: u64,
+    pub size: u64,
+    pub site: SiteId,
+}
+
+/// What the engine needs to know about the two processes' memory.
+pub trait PointerSpace {
+    /// The live heap object of the old process containing `addr`.
+    fn heap_object(&self, addr: u64) -> Option<HeapObject>;
+    /// Where `obj` starts in the new process if it was rebuilt elsewhere;
+    /// `None` when it stays at its address.
+    fn heap_new_base(&self, _obj: &HeapObject) -> Option<u64> {
+        None
+    }
+    /// Whether `addr` lies in the old binary's read-only data.
+    fn in_old_rodata(&self, _addr: u64) -> bool {
+        false
+    }
+    /// The address of the same bytes (the string literal at `addr` in the
+    /// old process) in the new binary.
+    fn rodata_in_new(&self, _addr: u64) -> Option<u64> {
+        None
+    }
+}
+
+/// Load biases of position-independent executables (0 for fixed-address
+/// ones): runtime address = sidecar address + bias.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Biases {
+    pub old: u64,
+    pub new: u64,
+}
+
+/// Global or static local: the remapper keeps both in one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarKind {
+    Global,
+    StaticLocal,
+}
+
+/// An old variable and, if it survives, its new counterpart.
+#[derive(Debug, Clone)]
+pub(crate) struct VarSlot {
+    pub start: u64,
+    pub end: u64,
+    pub kind: VarKind,
+    pub name: String,
+    pub old_ty: Option<TypeId>,
+    /// (link address, type) in the new binary.
+    pub new: Option<(u64, Option<TypeId>)>,
+}
+
+/// What an old pointer value points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    Null,
+    Heap { obj: HeapObject, offset: u64 },
+    OldVariable { kind: VarKind, name: String, offset: u64 },
+    OldFunction { name: String },
+    OldRodata,
+    Unknown,
+}
+
+pub struct Remapper {
+    biases: Biases,
+    /// Sorted by `start` (link addresses).
+    vars: Vec<VarSlot>,
+    /// Old function link address -> (name, new link address).
+    functions: HashMap<u64, (String, Option<u64>)>,
+}
+
+/// Display name of a variable: `name` or `function::name`.
+pub(crate) fn var_name(v: &Variable) -> String {
+    if v.function.is_empty() {
+        v.name.clone()
+    } else {
+        format!("{}::{}", v.function, v.name)
+    }
+}
+
+impl Remapper {
+    pub(crate) fn new(old: &Sidecar, new: &Sidecar, biases: Biases, mut vars: Vec<VarSlot>) -> Remapper {
+        vars.sort_by_key(|v| v.start);
+        let mut by_name: HashMap<&str, Vec<&lucc_abi::sidecar::Function>> = HashMap::new();
+        for f in &new.functions {
+            by_name.entry(f.name.as_str()).or_default().push(f);
+        }
+        let functions = old
+            .functions
+            .iter()
+            .map(|f| {
+                let cands = by_name.get(f.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                // Static functions of the same name in two units are told
+                // apart by unit; a unique candidate matches regardless.
+                let pick = cands.iter().find(|g| g.unit == f.unit).or(if cands.len() == 1 { cands.first() } else { None });
+                (f.address, (f.name.clone(), pick.map(|g| g.address)))
+            })
+            .collect();
+        Remapper { biases, vars, functions }
+    }
+
+    fn var_at(&self, link: u64) -> Option<&VarSlot> {
+        let i = self.vars.partition_point(|v| v.start <= link);
+        let v = self.vars.get(i.checked_sub(1)?)?;
+        (link < v.end.max(v.start + 1)).then_some(v)
+    }
+
+    /// The variable `link` is one past the end of (a legal C pointer value).
+    fn var_ending_at(&self, link: u64) -> Option<&VarSlot> {
+        self.vars.iter().find(|v| v.end == link && v.end > v.start)
+    }
+
+    /// What the old pointer value `v` points at.
+    pub fn classify(&self, v: u64, space: &dyn PointerSpace) -> Class {
+        if v == 0 {
+            return Class::Null;
+        }
+        if let Some(obj) = space.heap_object(v) {
+            return Class::Heap { obj, offset: v - obj.base };
+        }
+        let link = v.wrapping_sub(self.biases.old);
+        if let Some((name, _)) = self.functions.get(&link) {
+            return Class::OldFunction { name: name.clone() };
+        }
+        if let Some(s) = self.var_at(link) {
+            return Class::OldVariable { kind: s.kind, name: s.name.clone(), offset: link - s.start };
+        }
+        if space.in_old_rodata(v) {
+            return Class::OldRodata;
+        }
+        Class::Unknown
+    }
+
+    fn variable_target(&self, v: u64, s: &VarSlot, offset: u64, types: &TypeMap) -> Result<u64> {
+        let Some((new_link, new_ty)) = s.new else {
+            return Err(TransferError::VariableGone { ptr: v, name: s.name.clone() });
+        };
+        let mapped = match (s.old_ty, new_ty) {
+            _ if offset == 0 => Some(0),
+            (Some(o), Some(n)) => types.map_offset(o, n, offset),
+            _ => None,
+        };
+        let offset = mapped.ok_or_else(|| TransferError::InteriorGone { ptr: v, target: s.name.clone(), offset })?;
+        Ok(new_link + self.biases.new + offset)
+    }
+
+    fn heap_target(&self, v: u64, obj: &HeapObject, new_base: u64, offset: u64, types: &TypeMap) -> Result<u64> {
+        if offset == 0 {
+            return Ok(new_base);
+        }
+        let gone = || TransferError::InteriorGone { ptr: v, target: format!("heap object of site {:#x}", obj.site), offset };
+        let (Some(o), Some(n)) = (types.old.site(obj.site).and_then(|s| s.ty), types.new.site(obj.site).and_then(|s| s.ty))
+        else {
+            return Err(gone());
+        };
+        // A block larger than its type holds an array of it.
+        let os = types.old.resolve(o).map_or(0, |t| t.size).max(1);
+        let ns = types.new.resolve(n).map_or(0, |t| t.size);
+        let mapped = types.map_offset(o, n, offset % os).ok_or_else(gone)?;
+        Ok(new_base + (offset / os) * ns + mapped)
+    }
+
+    /// The new value of a typed pointer `v`, counted by class.
+    pub fn remap(&self, v: u64, space: &dyn PointerSpace, types: &TypeMap, counts: &mut PointerCounts) -> Result<u64> {
+        match self.classify(v, space) {
+            Class::Null => {
+                counts.null += 1;
+                Ok(0)
+            }
+            Class::Heap { obj, offset } => match space.heap_new_base(&obj) {
+                None => {
+                    counts.heap_unchanged += 1;
+                    Ok(v)
+                }
+                Some(nb) => {
+                    let r = self.heap_target(v, &obj, nb, offset, types)?;
+                    counts.heap_forwarded += 1;
+                    Ok(r)
+                }
+            },
+            Class::OldFunction { name } => {
+                let link = v.wrapping_sub(self.biases.old);
+                match self.functions.get(&link).and_then(|f| f.1) {
+                    Some(n) => {
+                        counts.function += 1;
+                        Ok(n + self.biases.new)
+                    }
+                    None => Err(TransferError::FunctionGone { ptr: v, name }),
+                }
+            }
+            Class::OldVariable { offset, .. } => {
+                let s = self.var_at(v.wrapping_sub(self.biases.old)).expect("classified as a variable");
+                let r = self.variable_target(v, s, offset, types)?;
+                match s.kind {
+                    VarKind::Global => counts.global += 1,
+                    VarKind::StaticLocal => counts.static_local += 1,
+                }
+                Ok(r)
+            }
+            Class::OldRodata => match space.rodata_in_new(v) {
+                Some(n) => {
+                    counts.rodata += 1;
+                    Ok(n)
+                }
+                None => {
+                    counts.rodata_unresolved += 1;
+                    Ok(v)
+                }
+            },
+            Class::Unknown => {
+                // One past the end of a variable is a legal pointer value
+                // that belongs to that variable, not to the next one.
+                if let Some(s) = self.var_ending_at(v.wrapping_sub(self.biases.old)) {
+                    if let Ok(r) = self.variable_target(v, s, s.end - s.start, types) {
+                        match s.kind {
+                            VarKind::Global => counts.global += 1,
+                            VarKind::StaticLocal => counts.static_local += 1,
+                        }
+                        return Ok(r);
+                    }
+                }
+                counts.unknown += 1;
+                Ok(v)
+            }
+        }
+    }
+
+    /// The conservative policy for a word of untyped memory: `Some(new)`
+    /// only for the exact start of an old function that still exists or an
+    /// address inside an old variable that still exists; heap addresses are
+    /// never rewritten (the caller pins the object, see `convert`).
+    pub(crate) fn remap_untyped(&self, v: u64, types: &TypeMap) -> Option<u64> {
+        let link = v.wrapping_sub(self.biases.old);
+        if let Some((_, new)) = self.functions.get(&link) {
+            return new.map(|n| n + self.biases.new);
+        }
+        let s = self.var_at(link)?;
+        self.variable_target(v, s, link - s.start, types).ok()
+    }
+}

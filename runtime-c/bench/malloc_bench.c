@@ -9,6 +9,9 @@
  *   clang-14 -O2 -pthread -I runtime-c/include runtime-c/bench/malloc_bench.c \
  *       target/release/liblucc_rt.a -lpthread -ldl -lm -lrt -o /tmp/malloc_bench
  *   /tmp/malloc_bench [STEPS_PER_THREAD=5000000] [THREADS=1]
+ *
+ * THREADS=1 runs on the main thread and never creates one, so both libc
+ * and the runtime see a single-threaded process (and skip their locks).
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -48,8 +51,11 @@ static double measure(int threads) {
     pthread_t th[64];
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, run, (void *)(uintptr_t)t);
-    for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+    if (threads == 1) /* stay single-threaded, as the process is */
+        run(NULL);
+    else
+        for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, run, (void *)(uintptr_t)t);
+    for (int t = 0; threads > 1 && t < threads; t++) pthread_join(th[t], NULL);
     clock_gettime(CLOCK_MONOTONIC, &b);
     double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
     return ns / ((double)steps * threads);

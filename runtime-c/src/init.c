@@ -3,6 +3,7 @@
  * They share one object file on purpose: every instrumented object
  * references __lucc_abi_version_1, which makes the linker pull this file
  * out of the archive, and with it the constructor. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "lucc.h"
@@ -17,6 +18,7 @@ char __lucc_abi_version_1;
 __attribute__((constructor)) static void lucc_runtime_init(void) {
     lucc_rt_init();
     atexit(lucc_rt_fini);
+    pthread_atfork(lucc_rt_fork_prepare, lucc_rt_fork_done, lucc_rt_fork_done);
 }
 
 size_t lucc_heap_object_count(void) { return lucc_rt_object_count(); }

@@ -18,5 +18,7 @@ size_t lucc_rt_object_count(void);
 size_t lucc_rt_bytes(void);
 void lucc_rt_init(void);
 void lucc_rt_fini(void);
+void lucc_rt_fork_prepare(void);
+void lucc_rt_fork_done(void);
 
 #endif

@@ -8,7 +8,7 @@
 //! These are `extern "C"`: a panic cannot unwind out of them (Rust aborts
 //! at an `extern "C"` boundary), and nothing here panics by design.
 
-use std::cell::Cell;
+use std::cell::UnsafeCell;
 use std::ptr;
 
 use libc::{c_int, c_void};
@@ -20,16 +20,14 @@ use crate::registry::{LastSlot, GLOBAL};
 thread_local! {
     // Const-initialised and without a destructor: a plain TLS access that
     // never allocates (so it cannot re-enter the allocator).
-    static LAST: Cell<LastSlot> = const { Cell::new(LastSlot::EMPTY) };
+    static LAST: UnsafeCell<LastSlot> = const { UnsafeCell::new(LastSlot::EMPTY) };
 }
 
+#[inline]
 fn with_last<R>(f: impl FnOnce(&mut LastSlot) -> R) -> R {
-    LAST.with(|c| {
-        let mut l = c.get();
-        let r = f(&mut l);
-        c.set(l);
-        r
-    })
+    // SAFETY: only this thread touches its slot, and `f` (registry code)
+    // never calls back into `with_last`, so the borrow is unique.
+    LAST.with(|c| f(unsafe { &mut *c.get() }))
 }
 
 unsafe fn set_errno(e: c_int) {
@@ -37,15 +35,17 @@ unsafe fn set_errno(e: c_int) {
 }
 
 /// Writes the header in front of `user` and tracks it.
+#[inline]
 unsafe fn track(user: *mut u8, size: usize, site: u32, offset: u16, aligned: bool) -> *mut c_void {
     let hdr = Header::of_user(user);
-    let mut h = Header::new(site, size, aligned);
+    let h = Header::new(site, size, aligned);
     h.set_offset(offset);
     hdr.write(h);
     with_last(|l| GLOBAL.insert(hdr, l));
     user as *mut c_void
 }
 
+#[inline]
 unsafe fn alloc_tracked(n: usize, site: u32, zeroed: bool) -> *mut c_void {
     if n > MAX_SIZE {
         set_errno(libc::ENOMEM);
@@ -181,10 +181,9 @@ pub unsafe extern "C" fn lucc_rt_realloc(p: *mut c_void, n: usize, site: u32) ->
 #[no_mangle]
 pub unsafe extern "C" fn lucc_rt_retag(p: *const c_void, site: u32) {
     let p = p as usize;
-    LAST.with(|c| {
-        let l = c.get();
+    with_last(|l| {
         if l.covers(p) {
-            GLOBAL.retag(p, site, &l);
+            GLOBAL.retag(p, site, l);
         }
     });
 }
@@ -197,4 +196,16 @@ pub extern "C" fn lucc_rt_object_count() -> usize {
 #[no_mangle]
 pub extern "C" fn lucc_rt_bytes() -> usize {
     GLOBAL.bytes()
+}
+
+/// pthread_atfork handlers (registered by the C constructor): no shard
+/// lock may be held by a thread that will not exist in the child.
+#[no_mangle]
+pub extern "C" fn lucc_rt_fork_prepare() {
+    GLOBAL.lock_all_for_fork();
+}
+
+#[no_mangle]
+pub extern "C" fn lucc_rt_fork_done() {
+    GLOBAL.unlock_all_after_fork();
 }

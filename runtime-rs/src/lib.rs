@@ -6,7 +6,8 @@
 //! wrappers over the `lucc_rt_*` functions here, which do the work:
 //!
 //! - `header`: the 16-byte header in front of each tracked object;
-//! - `registry`: every live object, O(1) insert/remove, enumerable;
+//! - `registry`: every live object, O(1) insert/remove, enumerable,
+//!   sharded by thread behind `lock`'s spin locks;
 //! - `heap`: the one seam raw blocks come from (libc today, an arena later);
 //! - `alloc`: malloc/free/realloc/aligned/retag on top of those;
 //! - `report`: the `LUCC_HEAP_REPORT` file written at exit.
@@ -17,5 +18,6 @@
 pub mod alloc;
 pub mod header;
 mod heap;
+mod lock;
 pub mod registry;
 pub mod report;

@@ -1,29 +1,36 @@
 //! The registry of every live heap object the runtime handed out.
 //!
-//! A dense vector of header pointers; each header stores its own index, so
-//! insert is a push and remove a swap-remove that rewrites the moved
-//! header's index: O(1) both, one machine word per object besides the
-//! header. One mutex guards it; every critical section is a handful of
-//! loads and stores (measured in `runtime-c/bench/malloc_bench.c`).
+//! Sharded by thread: each thread files its allocations in one of
+//! [`SHARDS`] shards (chosen round-robin at its first allocation), so
+//! threads rarely meet on a lock; a block remembers its shard in its
+//! header, so any thread can free it. A shard is a dense vector of header
+//! pointers; each header stores its own index, so insert is a push and
+//! remove a swap-remove that rewrites the moved header's index: O(1) both,
+//! one machine word per object besides the header. Critical sections are a
+//! handful of loads and stores (see `lock` and
+//! `runtime-c/bench/malloc_bench.c`).
 //!
 //! Telling our pointers from foreign ones: a pointer `p` is ours iff the
-//! index read from `p - 16` is in bounds and the slot there holds exactly
-//! `p - 16`. No foreign block can pass, since the slot only ever holds
-//! headers of live blocks of ours and distinct live blocks do not overlap.
-//! Reading `p - 16` is safe for any pointer glibc's malloc returned: that
-//! is its chunk header (prev_size, size), always mapped.
+//! index read from `p - 16` is in bounds of the shard named at `p - 8` and
+//! that slot holds exactly `p - 16`. No foreign block can pass, since slots
+//! only ever hold headers of live blocks of ours and distinct live blocks
+//! do not overlap. Reading `p - 16` is safe for any pointer glibc's malloc
+//! returned: that is its chunk header (prev_size, size), always mapped.
 //!
 //! Retag needs "the block this thread allocated last", which another
 //! thread may free. A thread's [`LastSlot`] copies the block's range so the
 //! range test reads no memory; the header's LAST bit marks the block as
-//! some thread's last. Freeing a LAST block that is not the freeing thread's
-//! own last bumps the registry's epoch, and a slot whose epoch is older is
-//! not trusted: its block may be gone. That is conservative (an unrelated
-//! cross-thread free can make a retag a no-op) but never touches freed memory.
+//! some thread's last. Freeing a LAST block that is not the freeing
+//! thread's own last bumps its shard's epoch, and a slot whose epoch is
+//! older is not trusted: its block may be gone. That is conservative (an
+//! unrelated cross-thread free in the same shard can make a retag a no-op)
+//! but never touches freed memory.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub use crate::header::SHARDS;
 use crate::header::{Header, MAX_OFFSET};
+use crate::lock::SpinLock;
 
 /// One live object, as enumeration reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,21 +45,34 @@ pub struct HeapObject {
     pub offset: u16,
 }
 
-/// A thread's most recent allocation.
+const NO_SHARD: u8 = u8::MAX;
+
+/// A thread's shard and most recent allocation.
 #[derive(Debug, Clone, Copy)]
 pub struct LastSlot {
     hdr: *mut Header,
     user: usize,
     size: usize,
     epoch: u64,
+    shard: u8,
 }
 
 impl LastSlot {
-    pub const EMPTY: LastSlot = LastSlot { hdr: std::ptr::null_mut(), user: 0, size: 0, epoch: 0 };
+    pub const EMPTY: LastSlot = LastSlot { hdr: std::ptr::null_mut(), user: 0, size: 0, epoch: 0, shard: NO_SHARD };
 
     /// Whether `p` lies in the last block's range (reads no memory).
     pub fn covers(&self, p: usize) -> bool {
         !self.hdr.is_null() && p.wrapping_sub(self.user) < self.size
+    }
+
+    /// A thread that files into `shard` (tests share one between threads).
+    #[cfg(test)]
+    fn in_shard(shard: usize) -> LastSlot {
+        LastSlot { shard: shard as u8, ..LastSlot::EMPTY }
+    }
+
+    fn forget_block(&mut self) {
+        *self = LastSlot { shard: self.shard, ..LastSlot::EMPTY };
     }
 }
 
@@ -66,7 +86,8 @@ struct Slots {
 unsafe impl Send for Slots {}
 
 pub struct Registry {
-    slots: Mutex<Slots>,
+    shards: [SpinLock<Slots>; SHARDS],
+    next_shard: AtomicUsize,
 }
 
 /// What a removed object was.
@@ -80,40 +101,52 @@ pub struct Removed {
 
 impl Registry {
     pub const fn new() -> Registry {
-        Registry { slots: Mutex::new(Slots { headers: Vec::new(), bytes: 0, epoch: 0 }) }
+        Registry {
+            shards: [const { SpinLock::new(Slots { headers: Vec::new(), bytes: 0, epoch: 0 }) }; SHARDS],
+            next_shard: AtomicUsize::new(0),
+        }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Slots> {
-        // A panic under the lock aborts in release builds; in tests the
-        // data is still consistent (no panic point mid-update).
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn shard_of(&self, last: &mut LastSlot) -> usize {
+        if last.shard == NO_SHARD {
+            last.shard = (self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS) as u8;
+        }
+        last.shard as usize
     }
 
-    /// Tracks a fresh header and makes it the thread's last block.
+    /// Tracks a fresh header in the thread's shard and makes it the
+    /// thread's last block.
     ///
     /// # Safety
     /// `hdr` is a valid header of a live block, in no registry.
+    #[inline]
     pub unsafe fn insert(&self, hdr: *mut Header, last: &mut LastSlot) {
-        let mut s = self.lock();
+        let shard = self.shard_of(last);
+        let h = &mut *hdr;
+        h.set_shard(shard);
+        h.set_last(true);
+        let mut s = self.shards[shard].lock();
         if !last.hdr.is_null() && last.epoch == s.epoch {
             // Still live: a free by this thread clears the slot, a free by
             // another bumps the epoch.
             (*last.hdr).set_last(false);
         }
-        let h = &mut *hdr;
         h.index = s.headers.len() as u32;
-        h.set_last(true);
         s.headers.push(hdr);
         s.bytes += h.size();
-        *last = LastSlot { hdr, user: Header::user(hdr) as usize, size: h.size(), epoch: s.epoch };
+        let epoch = s.epoch;
+        drop(s);
+        *last = LastSlot { hdr, user: Header::user(hdr) as usize, size: h.size(), epoch, shard: shard as u8 };
     }
 
     /// Untracks `hdr` if it is one of ours; `None` means foreign.
     ///
     /// # Safety
     /// The 16 bytes at `hdr` are readable (see the module comment).
+    #[inline]
     pub unsafe fn remove(&self, hdr: *mut Header, last: &mut LastSlot) -> Option<Removed> {
-        let mut s = self.lock();
+        let mut s = self.shards[(*hdr).shard()].lock();
         let index = std::ptr::read_volatile(std::ptr::addr_of!((*hdr).index)) as usize;
         if index >= s.headers.len() || s.headers[index] != hdr {
             return None;
@@ -126,7 +159,7 @@ impl Registry {
         s.bytes -= h.size();
         if h.is_last() {
             if last.hdr == hdr {
-                *last = LastSlot::EMPTY;
+                last.forget_block();
             } else {
                 s.epoch += 1;
             }
@@ -140,7 +173,7 @@ impl Registry {
         if !last.covers(p) || p - last.user > MAX_OFFSET {
             return false;
         }
-        let s = self.lock();
+        let s = self.shards[last.shard as usize].lock();
         if last.epoch != s.epoch {
             return false;
         }
@@ -151,14 +184,18 @@ impl Registry {
         true
     }
 
-    /// Calls `f` on every live object, under the lock: `f` must not
-    /// allocate through the runtime or free runtime blocks.
+    /// Calls `f` on every live object, one shard at a time under its lock:
+    /// `f` must not allocate through the runtime or free runtime blocks.
+    /// Objects allocated or freed meanwhile by other threads may or may
+    /// not be seen; the state transfer walks a quiescent program.
     pub fn for_each_object(&self, mut f: impl FnMut(&HeapObject)) {
-        let s = self.lock();
-        for &hdr in &s.headers {
-            // SAFETY: headers in the registry are live.
-            let h = unsafe { &*hdr };
-            f(&HeapObject { addr: Header::user(hdr) as usize, size: h.size(), site: h.site, offset: h.offset() });
+        for shard in &self.shards {
+            let s = shard.lock();
+            for &hdr in &s.headers {
+                // SAFETY: headers in the registry are live.
+                let h = unsafe { &*hdr };
+                f(&HeapObject { addr: Header::user(hdr) as usize, size: h.size(), site: h.site, offset: h.offset() });
+            }
         }
     }
 
@@ -170,11 +207,21 @@ impl Registry {
     }
 
     pub fn object_count(&self) -> usize {
-        self.lock().headers.len()
+        self.shards.iter().map(|s| s.lock().headers.len()).sum()
     }
 
     pub fn bytes(&self) -> usize {
-        self.lock().bytes
+        self.shards.iter().map(|s| s.lock().bytes).sum()
+    }
+
+    /// fork's prepare step: holds every shard so the child's copy is consistent.
+    pub fn lock_all_for_fork(&self) {
+        self.shards.iter().for_each(|s| s.lock_for_fork());
+    }
+
+    /// fork's parent and child steps.
+    pub fn unlock_all_after_fork(&self) {
+        self.shards.iter().for_each(|s| s.unlock_after_fork());
     }
 }
 
@@ -251,6 +298,7 @@ mod tests {
         // A foreign "header" whose bytes claim index 0: the slot holds a
         // different address, so it is not ours.
         let fake = block(1, 8);
+        unsafe { (*fake).set_shard((*ours).shard()) };
         unsafe { (*fake).index = 0 };
         assert!(unsafe { r.remove(fake, &mut last) }.is_none());
         unsafe { (*fake).index = 12345 };
@@ -308,12 +356,21 @@ mod tests {
 
     #[test]
     fn concurrent_insert_remove_keeps_exact_counts() {
+        stress(|_| LastSlot::EMPTY);
+    }
+
+    #[test]
+    fn concurrent_threads_sharing_one_shard_keep_exact_counts() {
+        stress(|_| LastSlot::in_shard(3));
+    }
+
+    fn stress(slot: fn(u32) -> LastSlot) {
         let r = std::sync::Arc::new(Registry::new());
         let threads: Vec<_> = (0..4u32)
             .map(|t| {
                 let r = r.clone();
                 std::thread::spawn(move || {
-                    let mut last = LastSlot::EMPTY;
+                    let mut last = slot(t);
                     let mut kept = Vec::new();
                     for i in 0..20_000u32 {
                         let h = block(t + 1, 8);

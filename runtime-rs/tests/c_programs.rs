@@ -113,15 +113,17 @@ fn wrappers_are_attributed_to_the_outer_site_with_the_header_offset() {
     let exe = build("wrapper_retag", dir.path(), &[]);
     let report = dir.path().join("heap.jsonl");
     let out = run(&exe, &[("LUCC_HEAP_REPORT", &report)]);
-    // 10 wrapped objects of 40 bytes, two plain ones of 16.
-    assert_eq!(stdout(&out), "12 432\n");
+    // 10 wrapped objects of 40 bytes (one grown to 80), two plain ones of
+    // 16, one reallocated to 48.
+    assert_eq!(stdout(&out), "13 520\n");
     let lines = report_lines(&report);
     use serde_like::Line;
     assert_eq!(
         lines,
         vec![
-            Line { site: 333, offset: 8, count: 10, bytes: 400 },
+            Line { site: 333, offset: 8, count: 10, bytes: 440 },
             Line { site: 444, offset: 0, count: 2, bytes: 32 },
+            Line { site: 1234, offset: 0, count: 1, bytes: 48 },
         ]
     );
 }
@@ -154,6 +156,13 @@ fn threads_end_with_the_right_count() {
     assert_eq!(lines.iter().map(|l| l.count).sum::<u64>(), 2000);
     // Each kept block was retagged right after its allocation.
     assert!(lines.iter().all(|l| (11..15).contains(&l.site) && l.offset == 0), "{lines:?}");
+}
+
+#[test]
+fn fork_while_other_threads_allocate_does_not_deadlock_the_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build("fork", dir.path(), &[]);
+    assert_eq!(stdout(&run(&exe, &[])), "ok\n");
 }
 
 #[test]

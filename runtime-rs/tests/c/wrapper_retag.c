@@ -31,6 +31,13 @@ int main(void) {
     void *gone = __lucc_malloc(5, 888);
     __lucc_free(gone);
     __lucc_retag(gone, 999); /* freed: its slot was cleared */
+    /* A wrapper's realloc through the function pointer keeps the
+     * attribution; a direct realloc is attributed to its own site. */
+    void *(*re)(void *, size_t) = __lucc_realloc_indirect;
+    size_t *h = re((size_t *)kept[0] - 1, 8 + 72);
+    kept[0] = h + 1;
+    void *c = __lucc_malloc(24, 444);
+    c = __lucc_realloc(c, 48, 1234);
     printf("%zu %zu\n", lucc_heap_object_count(), lucc_heap_bytes());
     (void)kept;
     return 0;

@@ -239,7 +239,7 @@ impl Exec<'_> {
         }
         if let Some(obj) = self.space.heap_object(v) {
             self.pinned.insert(obj.base);
-            if self.space.heap_new_base(&obj).is_some() {
+            if !self.scan_only && self.space.heap_new_base(&obj).is_some() {
                 return Err(TransferError::PinnedMoved { word: v, base: obj.base, site: obj.site });
             }
             return Ok(());

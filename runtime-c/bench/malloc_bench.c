@@ -8,7 +8,11 @@
  *   cargo build --release -p lucc-rt
  *   clang-14 -O2 -pthread -I runtime-c/include runtime-c/bench/malloc_bench.c \
  *       target/release/liblucc_rt.a -lpthread -ldl -lm -lrt -o /tmp/malloc_bench
- *   /tmp/malloc_bench [STEPS_PER_THREAD=5000000] [THREADS=1]
+ *   /tmp/malloc_bench [STEPS_PER_THREAD=5000000] [THREADS=1] [FILL=0]
+ *
+ * FILL=1 writes every byte of each block (memset), closer to a program
+ * that uses what it allocates; FILL=0 touches the first and last byte
+ * only, the allocator's worst case.
  *
  * THREADS=1 runs on the main thread and never creates one, so both libc
  * and the runtime see a single-threaded process (and skip their locks).
@@ -17,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "lucc_rt_abi.h"
 
@@ -24,6 +29,7 @@
 
 static long steps;
 static int use_lucc;
+static int fill;
 
 static void *run(void *arg) {
     void *ring[RING] = {0};
@@ -40,7 +46,10 @@ static void *run(void *arg) {
             free(ring[k]);
             p = malloc(n);
         }
-        p[0] = p[n - 1] = (char)i;
+        if (fill)
+            memset(p, (int)i, n);
+        else
+            p[0] = p[n - 1] = (char)i;
         ring[k] = p;
     }
     for (int k = 0; k < RING; k++) use_lucc ? __lucc_free(ring[k]) : free(ring[k]);
@@ -65,6 +74,7 @@ int main(int argc, char **argv) {
     steps = argc > 1 ? atol(argv[1]) : 5000000;
     int threads = argc > 2 ? atoi(argv[2]) : 1;
     if (threads < 1 || threads > 64) threads = 1;
+    fill = argc > 3 ? atoi(argv[3]) : 0;
     double best[2] = {1e30, 1e30};
     for (int round = 0; round < 3; round++) {
         for (use_lucc = 0; use_lucc < 2; use_lucc++) {
@@ -72,7 +82,7 @@ int main(int argc, char **argv) {
             if (v < best[use_lucc]) best[use_lucc] = v;
         }
     }
-    printf("threads %d, %ld steps each (free+malloc+touch), best of 3\n", threads, steps);
+    printf("threads %d, %ld steps each (free+malloc+%s), best of 3\n", threads, steps, fill ? "fill" : "touch");
     printf("libc: %.1f ns/step\nlucc: %.1f ns/step\nratio: %.2f\n", best[0], best[1], best[1] / best[0]);
     return 0;
 }

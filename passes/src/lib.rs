@@ -1,1 +1,74 @@
-//! Passes.
+//! lucc's LLVM passes, run on one translation unit's unoptimised IR.
+//!
+//! The driver emits bitcode with LLVM's passes disabled, hands it to
+//! [`instrument_bitcode_file`], then lets clang optimise and emit the
+//! object. Working before optimisation means every allocation call the
+//! programmer wrote is still there, and its uses still show the C types
+//! (LLVM 14 pointers are typed). The pipeline, in order:
+//!
+//! 1. [`wrappers::WrapperPass`]: this unit's allocation wrappers.
+//! 2. [`alloc_sites::AllocSites`]: allocation sites and their types.
+//! 3. The invariant-extraction pass will run here, on the unrewritten
+//!    calls, once it exists.
+//! 4. [`rewrite::Rewrite`]: calls to the runtime, retags, indirect uses.
+//! 5. [`embed::Embed`]: the fragment and the ABI check reference.
+//!
+//! Each call works in its own LLVM context, so units can be instrumented
+//! on several threads at once.
+
+mod alloc_sites;
+mod embed;
+mod ir;
+mod rewrite;
+mod value_flow;
+mod wrappers;
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use inkwell::context::Context;
+use inkwell::module::Module;
+use lucc_abi::fragment::{Fragment, FRAGMENT_VERSION};
+
+pub use alloc_sites::NOT_WRAPPERS;
+
+/// What the passes need to know about the unit.
+#[derive(Debug, Clone)]
+pub struct PassOptions {
+    /// The unit's identity: the absolute path of its C source.
+    pub source: String,
+}
+
+/// Instruments `module` in place and returns the fragment it now carries.
+/// The module is verified afterwards; invalid output is an error.
+pub fn instrument_module(module: &Module<'_>, opts: &PassOptions) -> Result<Fragment> {
+    let m = module.as_mut_ptr();
+    let wrappers = wrappers::WrapperPass.run(m);
+    let sites = alloc_sites::AllocSites { source: &opts.source, wrappers: &wrappers }.run(m);
+    let skipped = rewrite::Rewrite { sites: &sites }.run(m)?;
+    let fragment = Fragment {
+        version: FRAGMENT_VERSION,
+        source: opts.source.clone(),
+        sites: sites.into_iter().map(|s| s.record).collect(),
+        wrappers: wrappers.records,
+        skipped,
+    };
+    embed::Embed { fragment: &fragment }.run(m)?;
+    if let Err(e) = module.verify() {
+        bail!("instrumented module of {} does not verify: {}", opts.source, e.to_string());
+    }
+    Ok(fragment)
+}
+
+/// Reads bitcode from `input`, instruments it and writes it to `output`.
+pub fn instrument_bitcode_file(input: &Path, output: &Path, opts: &PassOptions) -> Result<Fragment> {
+    let context = Context::create();
+    let module = Module::parse_bitcode_from_path(input, &context)
+        .map_err(|e| anyhow::anyhow!("{}", e.to_string()))
+        .with_context(|| format!("reading bitcode {}", input.display()))?;
+    let fragment = instrument_module(&module, opts)?;
+    if !module.write_bitcode_to_path(output) {
+        bail!("could not write bitcode to {}", output.display());
+    }
+    Ok(fragment)
+}

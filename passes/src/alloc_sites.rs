@@ -1,0 +1,196 @@
+//! Allocation sites and the types the program gives them.
+//!
+//! A site is a call to a libc allocator (rewritten to the runtime, direct)
+//! or a call to a function that may be an allocation wrapper (followed by a
+//! retag, not direct). Its type is read off the IR's typed pointers: the
+//! first pointee the result is used as that is not `i8`. A result only ever
+//! used as bytes-or-`void *` is `Untyped` unless it is plainly a `char`
+//! buffer; the link step resolves names against DWARF, so a wrong guess
+//! here would silently mistype the heap, while `Untyped` is honest.
+
+use std::collections::HashSet;
+
+use llvm_sys::prelude::LLVMModuleRef;
+use llvm_sys::LLVMTypeKind;
+use lucc_abi::fragment::{SiteRecord, SiteType};
+use lucc_abi::symbols::{self, AllocKind, Allocator};
+
+use crate::ir::{self, Type, Value};
+use crate::value_flow::{self, Start, UseEvidence};
+use crate::wrappers::Wrappers;
+
+/// Library functions that return pointers to memory they do not allocate
+/// for the caller (or that lucc's runtime never sees): calls to them are
+/// not possible wrappers.
+pub const NOT_WRAPPERS: &[&str] = &[
+    "strchr", "strrchr", "strstr", "strcasestr", "strpbrk", "memchr", "memrchr", "rawmemchr",
+    "strtok", "strtok_r", "strsep", "strcpy", "strncpy", "strcat", "strncat", "stpcpy", "stpncpy",
+    "memcpy", "memmove", "memset", "mempcpy", "strerror", "strerror_r", "strsignal", "getenv",
+    "secure_getenv", "setlocale", "nl_langinfo", "fopen", "fdopen", "freopen", "popen", "tmpfile",
+    "fmemopen", "open_memstream", "fgets", "gets", "opendir", "fdopendir", "readdir", "gmtime",
+    "localtime", "gmtime_r", "localtime_r", "ctime", "ctime_r", "asctime", "asctime_r",
+    "getpwnam", "getpwuid", "getgrnam", "getgrgid", "getlogin", "gethostbyname",
+    "gethostbyaddr", "getservbyname", "getprotobyname", "inet_ntoa", "inet_ntop", "gai_strerror",
+    "dlopen", "dlsym", "dlerror", "mmap", "mremap", "sbrk", "signal", "basename", "dirname",
+    "realpath", "getcwd", "tmpnam", "ttyname", "ptsname", "pthread_getspecific", "shmat",
+    "__errno_location", "__h_errno_location", "__ctype_b_loc", "__ctype_tolower_loc",
+    "__ctype_toupper_loc", "__xpg_basename", "bsearch", "tsearch", "tfind", "lfind", "lsearch",
+];
+
+/// A site found in the module, with the call that makes it.
+#[derive(Debug)]
+pub struct Site {
+    pub call: Value,
+    pub record: SiteRecord,
+}
+
+/// Finds and types every allocation site of a module.
+pub struct AllocSites<'a> {
+    pub source: &'a str,
+    pub wrappers: &'a Wrappers,
+}
+
+impl AllocSites<'_> {
+    pub fn run(&self, module: LLVMModuleRef) -> Vec<Site> {
+        let mut sites = Vec::new();
+        for f in ir::functions(module) {
+            if ir::is_declaration(f) || self.wrappers.defines_allocator(f) {
+                continue;
+            }
+            let fname = ir::name(f);
+            let mut ordinal = 0u32;
+            for i in ir::instructions(f) {
+                if !ir::is_call(i) {
+                    continue;
+                }
+                let Some(callee) = ir::called_function(i) else { continue };
+                let cname = ir::name(callee);
+                let libc = if ir::is_declaration(callee) { symbols::allocator(&cname) } else { None };
+                let (direct, ty) = if let Some(a) = libc {
+                    if a.kind == AllocKind::Free {
+                        continue;
+                    }
+                    (true, self.direct_type(f, i, a))
+                } else if self.may_be_wrapper(callee, &cname) {
+                    let ty = site_type(&value_flow::use_evidence(f, Start::Value(i)), false);
+                    if ty == SiteType::Untyped {
+                        continue;
+                    }
+                    (false, ty)
+                } else {
+                    continue;
+                };
+                let (file, line) = ir::debug_location(i);
+                sites.push(Site {
+                    call: i,
+                    record: SiteRecord {
+                        id: lucc_abi::site_id(self.source, &fname, ordinal),
+                        function: fname.clone(),
+                        file,
+                        line,
+                        callee: cname,
+                        direct,
+                        ty,
+                    },
+                });
+                ordinal += 1;
+            }
+        }
+        sites
+    }
+
+    fn direct_type(&self, f: Value, call: Value, a: &Allocator) -> SiteType {
+        // A wrapper's own allocation gets its type from the retag at the
+        // wrapper's caller; its header writes (`*(size_t *)p = n`) are not
+        // the object's type.
+        if self.wrappers.is_inner_call(call) {
+            return SiteType::Untyped;
+        }
+        let start = if a.kind == AllocKind::PosixMemalign {
+            match ir::call_args(call).first() {
+                Some(&slot) => Start::StoredThrough(slot),
+                None => return SiteType::Untyped,
+            }
+        } else {
+            Start::Value(call)
+        };
+        site_type(&value_flow::use_evidence(f, start), a.kind == AllocKind::StrDup)
+    }
+
+    /// A wrapper of this unit, or an external function that might be one
+    /// in another unit.
+    fn may_be_wrapper(&self, callee: Value, name: &str) -> bool {
+        if self.wrappers.contains(name) {
+            return true;
+        }
+        ir::is_declaration(callee)
+            && ir::is_pointer(ir::return_type(callee))
+            && !name.starts_with("llvm.")
+            && !NOT_WRAPPERS.contains(&name)
+    }
+}
+
+/// The site type the evidence supports; `chars` when the allocator itself
+/// makes a `char` buffer (`strdup`).
+pub fn site_type(ev: &UseEvidence, chars: bool) -> SiteType {
+    match ev.typed {
+        Some(t) => pointee_type(t, &mut HashSet::new()),
+        None if chars || ev.bytes => SiteType::Int { bits: 8 },
+        None => SiteType::Untyped,
+    }
+}
+
+fn pointee_type(t: Type, seen: &mut HashSet<Type>) -> SiteType {
+    use LLVMTypeKind::*;
+    match ir::kind(t) {
+        LLVMIntegerTypeKind => SiteType::Int { bits: ir::int_width(t).unwrap_or(8) },
+        LLVMHalfTypeKind | LLVMBFloatTypeKind => SiteType::Float { bits: 16 },
+        LLVMFloatTypeKind => SiteType::Float { bits: 32 },
+        LLVMDoubleTypeKind => SiteType::Float { bits: 64 },
+        LLVMX86_FP80TypeKind => SiteType::Float { bits: 80 },
+        LLVMFP128TypeKind | LLVMPPC_FP128TypeKind => SiteType::Float { bits: 128 },
+        LLVMPointerTypeKind => match ir::pointee(t).map(ir::kind) {
+            Some(LLVMFunctionTypeKind) => SiteType::FunctionPointer,
+            _ => SiteType::Pointer,
+        },
+        // `int (*a)[4] = malloc(...)`: an array of the element type.
+        LLVMArrayTypeKind if seen.insert(t) => {
+            pointee_type(unsafe { llvm_sys::core::LLVMGetElementType(t) }, seen)
+        }
+        LLVMStructTypeKind => match ir::struct_name(t).as_deref().and_then(record_name) {
+            Some((name, union)) => SiteType::Record { name, union },
+            None => SiteType::Untyped,
+        },
+        _ => SiteType::Untyped,
+    }
+}
+
+/// `struct.node` -> (`node`, false), `union.u.12` -> (`u`, true); LLVM
+/// appends `.N` when a unit has two types of one name.
+pub fn record_name(llvm: &str) -> Option<(String, bool)> {
+    let (rest, union) = if let Some(r) = llvm.strip_prefix("struct.") {
+        (r, false)
+    } else if let Some(r) = llvm.strip_prefix("union.") {
+        (r, true)
+    } else {
+        return None;
+    };
+    let base = match rest.rsplit_once('.') {
+        Some((b, n)) if !b.is_empty() && !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b,
+        _ => rest,
+    };
+    Some((base.to_string(), union))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_name;
+
+    #[test]
+    fn record_names_lose_prefix_and_uniquing_suffix() {
+        assert_eq!(record_name("struct.node"), Some(("node".into(), false)));
+        assert_eq!(record_name("union.u.12"), Some(("u".into(), true)));
+        assert_eq!(record_name("struct.v2.x"), Some(("v2.x".into(), false)));
+        assert_eq!(record_name("class.C"), None);
+    }
+}

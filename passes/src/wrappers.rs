@@ -1,0 +1,94 @@
+//! Allocation wrappers defined in this translation unit.
+//!
+//! A wrapper is a function whose every returned pointer traces back to one
+//! allocating call (a libc allocator or another wrapper of this unit), at a
+//! constant offset: `xmalloc` (offset 0) or a size-header allocator that
+//! returns `p + 8`. Calls to a wrapper are retagged with the caller's site,
+//! so the heap is typed by what the caller does with the memory rather
+//! than by the wrapper's `void *`. Wrappers of wrappers need a fixpoint:
+//! `_alloc` is only a wrapper once `zmalloc` is known to be one.
+
+use std::collections::HashSet;
+
+use llvm_sys::prelude::LLVMModuleRef;
+use llvm_sys::target::LLVMGetModuleDataLayout;
+use llvm_sys::LLVMOpcode;
+use lucc_abi::fragment::WrapperRecord;
+use lucc_abi::symbols::{self, AllocKind};
+
+use crate::ir::{self, Value};
+use crate::value_flow;
+
+#[derive(Debug, Default)]
+pub struct Wrappers {
+    pub records: Vec<WrapperRecord>,
+    names: HashSet<String>,
+    /// The allocating call inside each wrapper whose result it returns.
+    inner_calls: HashSet<Value>,
+}
+
+impl Wrappers {
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    pub fn is_inner_call(&self, call: Value) -> bool {
+        self.inner_calls.contains(&call)
+    }
+
+    /// The unit defines a function with a libc allocator's name (its own
+    /// `malloc`): calls to it are not rewritten and its body is left alone.
+    pub fn defines_allocator(&self, f: Value) -> bool {
+        !ir::is_declaration(f) && symbols::allocator(&ir::name(f)).is_some()
+    }
+}
+
+/// Finds the wrappers of a module.
+pub struct WrapperPass;
+
+impl WrapperPass {
+    pub fn run(&self, module: LLVMModuleRef) -> Wrappers {
+        let td = unsafe { LLVMGetModuleDataLayout(module) };
+        let mut found = Wrappers::default();
+        let candidates: Vec<Value> = ir::functions(module)
+            .into_iter()
+            .filter(|&f| {
+                !ir::is_declaration(f)
+                    && ir::is_pointer(ir::return_type(f))
+                    && !found.defines_allocator(f)
+            })
+            .collect();
+        loop {
+            let mut grew = false;
+            for &f in &candidates {
+                let name = ir::name(f);
+                if found.contains(&name) {
+                    continue;
+                }
+                let returned: Vec<Value> = ir::instructions(f)
+                    .into_iter()
+                    .filter(|&i| ir::opcode(i) == Some(LLVMOpcode::LLVMRet))
+                    .filter_map(|r| ir::operands(r).first().copied())
+                    .collect();
+                if returned.is_empty() {
+                    continue;
+                }
+                let is_allocating = |callee: &str| {
+                    callee != name
+                        && (found.contains(callee)
+                            || symbols::allocator(callee)
+                                .is_some_and(|a| !matches!(a.kind, AllocKind::Free | AllocKind::PosixMemalign)))
+                };
+                if let Some(o) = value_flow::origin(&returned, td, &is_allocating) {
+                    found.records.push(WrapperRecord { name: name.clone(), inner: o.callee, offset: o.offset });
+                    found.names.insert(name);
+                    found.inner_calls.insert(o.call);
+                    grew = true;
+                }
+            }
+            if !grew {
+                return found;
+            }
+        }
+    }
+}

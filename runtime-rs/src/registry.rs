@@ -85,8 +85,20 @@ struct Slots {
 // The raw pointers are headers of live blocks, only touched under the lock.
 unsafe impl Send for Slots {}
 
+/// A shard on cache lines of its own: threads working on neighbouring
+/// shards must not bounce a shared line between cores.
+#[repr(align(128))]
+struct Shard(SpinLock<Slots>);
+
+impl std::ops::Deref for Shard {
+    type Target = SpinLock<Slots>;
+    fn deref(&self) -> &SpinLock<Slots> {
+        &self.0
+    }
+}
+
 pub struct Registry {
-    shards: [SpinLock<Slots>; SHARDS],
+    shards: [Shard; SHARDS],
     next_shard: AtomicUsize,
 }
 
@@ -102,7 +114,7 @@ pub struct Removed {
 impl Registry {
     pub const fn new() -> Registry {
         Registry {
-            shards: [const { SpinLock::new(Slots { headers: Vec::new(), bytes: 0, epoch: 0 }) }; SHARDS],
+            shards: [const { Shard(SpinLock::new(Slots { headers: Vec::new(), bytes: 0, epoch: 0 })) }; SHARDS],
             next_shard: AtomicUsize::new(0),
         }
     }

@@ -1,6 +1,8 @@
 //! Every entry point lucc_abi names is declared in the ABI header and
 //! defined in the archive the driver links.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -27,9 +29,7 @@ fn every_entry_point_is_declared_in_the_header() {
 
 #[test]
 fn every_entry_point_is_defined_in_the_archive() {
-    let archive = std::env::var_os("LUCC_RUNTIME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/liblucc_rt.a"));
+    let archive = common::archive();
     let out = Command::new("nm").args(["-g", "--defined-only"]).arg(&archive).output().expect("nm runs");
     assert!(out.status.success(), "nm {}", archive.display());
     let text = String::from_utf8_lossy(&out.stdout);

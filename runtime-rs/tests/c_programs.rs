@@ -2,8 +2,11 @@
 //! would, linked with clang-14 against the built archive.
 //!
 //! The archive is `$LUCC_RUNTIME` if set, else `target/debug/liblucc_rt.a`
-//! (cargo builds it with the rest of this crate before running tests).
+//! freshly built (see `common`).
 
+mod common;
+
+use common::archive;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,16 +15,6 @@ const LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt"];
 
 fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn archive() -> PathBuf {
-    if let Some(p) = std::env::var_os("LUCC_RUNTIME") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| manifest().join("../target"));
-    let a = target.join("debug/liblucc_rt.a");
-    assert!(a.exists(), "{} missing: run `cargo build -p lucc-rt` or set LUCC_RUNTIME", a.display());
-    a
 }
 
 /// Compiles `tests/c/NAME.c` into `dir` and returns the executable.

@@ -49,7 +49,9 @@ pub extern "C" fn lucc_rt_fini() {
     let text = render(&registry::snapshot());
     let written = std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes()));
     if let Err(e) = written {
-        eprintln!("lucc: cannot write heap report {}: {e}", path.to_string_lossy());
+        // Not eprintln!: it panics when stderr is closed, and a panic here
+        // would abort the exiting program.
+        let _ = writeln!(std::io::stderr(), "lucc: cannot write heap report {}: {e}", path.to_string_lossy());
     }
 }
 

@@ -152,6 +152,14 @@ fn threads_end_with_the_right_count() {
 }
 
 #[test]
+fn an_unwritable_report_path_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build("abi_check", dir.path(), &[]);
+    let out = run(&exe, &[("LUCC_HEAP_REPORT", &dir.path().join("no/such/dir/heap.jsonl"))]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write heap report"));
+}
+
+#[test]
 fn fork_while_other_threads_allocate_does_not_deadlock_the_child() {
     let dir = tempfile::tempdir().unwrap();
     let exe = build("fork", dir.path(), &[]);

@@ -7,6 +7,11 @@
 //!
 //! These are `extern "C"`: a panic cannot unwind out of them (Rust aborts
 //! at an `extern "C"` boundary), and nothing here panics by design.
+//!
+//! Safety of the `lucc_rt_*` functions is libc's contract for the function
+//! they stand for: pointers given back are null, from the runtime, or from
+//! libc's malloc, and not yet freed.
+#![allow(clippy::missing_safety_doc)]
 
 use std::cell::UnsafeCell;
 use std::ptr;
@@ -119,7 +124,7 @@ pub unsafe extern "C" fn lucc_rt_free(p: *mut c_void) {
     if p.is_null() {
         return;
     }
-    if p as usize % HEADER_SIZE != 0 {
+    if !(p as usize).is_multiple_of(HEADER_SIZE) {
         // Not 16-aligned: not ours; and not glibc's either, but libc is
         // the only owner it could have.
         heap::foreign_free(p);
@@ -146,7 +151,7 @@ pub unsafe extern "C" fn lucc_rt_realloc(p: *mut c_void, n: usize, site: u32) ->
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     }
-    let old = if p as usize % HEADER_SIZE == 0 { with_last(|l| GLOBAL.remove(Header::of_user(p), l)) } else { None };
+    let old = if (p as usize).is_multiple_of(HEADER_SIZE) { with_last(|l| GLOBAL.remove(Header::of_user(p), l)) } else { None };
     let Some(old) = old else {
         // Foreign: adopt it into a tracked block, hand the old one to libc.
         let q = alloc_tracked(n, site, false);

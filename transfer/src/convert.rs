@@ -153,12 +153,13 @@ impl Exec<'_> {
             }
             Op::Scalar { src, dst, map, ctx } => {
                 let mut v = read_scalar(old, &src.at(ob));
-                let (ctx_name, ty) = types.ctxs[*ctx as usize].split_once('\0').expect("scalar contexts carry the type");
+                let names = || types.ctxs[*ctx as usize].split_once('\0').expect("scalar contexts carry the type");
                 if let Some(m) = map {
                     let table = &types.maps[*m as usize];
                     let found = i64::try_from(v).ok().and_then(|k| table.binary_search_by_key(&k, |p| p.0).ok());
                     let Some(i) = found else {
-                        return Err(TransferError::NoEnumerator { ctx: ctx_name.into(), value: v, to: ty.into() });
+                        let (ctx, ty) = names();
+                        return Err(TransferError::NoEnumerator { ctx: ctx.into(), value: v, to: ty.into() });
                     };
                     v = i128::from(table[i].1);
                 }
@@ -167,7 +168,8 @@ impl Exec<'_> {
                 }
                 let (lo, hi) = dst.range();
                 if v < lo || v > hi {
-                    return Err(TransferError::OutOfRange { ctx: ctx_name.into(), value: v, to: loc_name(dst, ty) });
+                    let (ctx, ty) = names();
+                    return Err(TransferError::OutOfRange { ctx: ctx.into(), value: v, to: loc_name(dst, ty) });
                 }
                 write_scalar(new, &dst.at(nb), v);
             }

@@ -119,7 +119,7 @@ impl<'a> Transfer<'a> {
     /// larger than its type holds an array of it) into `new`.
     pub fn convert_objects(&mut self, plan: PlanId, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
         let p = &self.types.plans[plan as usize];
-        let count = if p.old_size == 0 { 1 } else { (old.len() as u64 / p.old_size).max(1) };
+        let count = (old.len() as u64).checked_div(p.old_size).unwrap_or(1).max(1);
         self.run(plan, count, old, new, space, "heap object")?;
         self.report.objects += count;
         Ok(())

@@ -1,0 +1,197 @@
+//! Allocation sites and wrappers from the fragments the pass left in the
+//! binary, typed against the deduplicated DWARF types.
+//!
+//! The pass sees LLVM IR, so it names records as LLVM does: the tag for
+//! `struct node`, but the typedef name for `typedef struct { .. } foo_t`
+//! (clang calls that IR type `struct.foo_t`), sometimes with a `.N` suffix
+//! LLVM adds to keep names unique. Resolution therefore tries the tag, then
+//! a typedef of that name, then both again without the suffix. Scalars map
+//! to the C type of that width, added to the table when the program's
+//! DWARF never mentions it.
+//!
+//! A wrapper's name is looked up first in the site's own unit (two files
+//! may each have a `static` `xmalloc`), then in any unit.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use anyhow::{bail, Result};
+use lucc_abi::fragment::{Fragment, SiteRecord, SiteType, WrapperRecord};
+use lucc_abi::sidecar::{BaseEncoding, Site, TypeId, TypeKind, Wrapper};
+use lucc_abi::SiteId;
+
+use super::types::TypeTable;
+
+pub struct Sites {
+    pub sites: Vec<Site>,
+    pub wrappers: Vec<Wrapper>,
+    pub units: Vec<String>,
+}
+
+pub fn merge(fragments: &[Fragment], types: &mut TypeTable) -> Result<Sites> {
+    let mut by_id: BTreeMap<SiteId, (&SiteRecord, usize)> = BTreeMap::new();
+    for (f, fragment) in fragments.iter().enumerate() {
+        for site in &fragment.sites {
+            if let Some((other, _)) = by_id.get(&site.id) {
+                if *other != site {
+                    bail!(
+                        "allocation site id {:#x} collides: {} and {}; rename a function or move a call to link",
+                        site.id,
+                        describe(other),
+                        describe(site)
+                    );
+                }
+                continue;
+            }
+            by_id.insert(site.id, (site, f));
+        }
+    }
+    let global: HashMap<&str, &WrapperRecord> =
+        fragments.iter().flat_map(|f| &f.wrappers).map(|w| (w.name.as_str(), w)).collect();
+    let mut sites = Vec::with_capacity(by_id.len());
+    for (site, f) in by_id.into_values() {
+        let lookup = |name: &str| {
+            fragments[f].wrappers.iter().find(|w| w.name == name).or_else(|| global.get(name).copied())
+        };
+        let (via, offset) = if site.direct { (Vec::new(), 0) } else { chain(&site.callee, lookup) };
+        sites.push(Site {
+            id: site.id,
+            function: site.function.clone(),
+            file: site.file.clone(),
+            line: site.line,
+            callee: site.callee.clone(),
+            via,
+            offset,
+            ty: resolve(types, &site.ty),
+            ty_desc: describe_type(&site.ty),
+        });
+    }
+    let wrappers: BTreeSet<(String, String, i64)> = fragments
+        .iter()
+        .flat_map(|f| &f.wrappers)
+        .map(|w| (w.name.clone(), w.inner.clone(), w.offset))
+        .collect();
+    let units: BTreeSet<String> = fragments.iter().map(|f| f.source.clone()).collect();
+    Ok(Sites {
+        sites,
+        wrappers: wrappers.into_iter().map(|(name, inner, offset)| Wrapper { name, inner, offset }).collect(),
+        units: units.into_iter().collect(),
+    })
+}
+
+fn describe(site: &SiteRecord) -> String {
+    format!("{} in {} at {}:{}", site.callee, site.function, site.file, site.line)
+}
+
+/// The wrapper chain below `callee`, outermost first and ending at the
+/// allocator, with the summed offsets; empty when `callee` is not a known
+/// wrapper (the runtime then keeps the block's own site).
+fn chain<'a>(callee: &str, lookup: impl Fn(&str) -> Option<&'a WrapperRecord>) -> (Vec<String>, i64) {
+    let mut via = Vec::new();
+    let mut offset = 0;
+    let mut visited = HashSet::new();
+    let mut current = callee.to_string();
+    while let Some(w) = lookup(&current) {
+        if !visited.insert(current.clone()) {
+            break;
+        }
+        via.push(current.clone());
+        offset += w.offset;
+        current = w.inner.clone();
+    }
+    if !via.is_empty() {
+        via.push(current);
+    }
+    (via, offset)
+}
+
+pub fn describe_type(ty: &SiteType) -> String {
+    match ty {
+        SiteType::Untyped => "untyped".into(),
+        SiteType::Record { name, union } => format!("{} {name}", if *union { "union" } else { "struct" }),
+        SiteType::Int { bits } => format!("i{bits}"),
+        SiteType::Float { bits } => format!("f{bits}"),
+        SiteType::Pointer => "pointer".into(),
+        SiteType::FunctionPointer => "function pointer".into(),
+    }
+}
+
+fn resolve(types: &mut TypeTable, ty: &SiteType) -> Option<TypeId> {
+    match ty {
+        SiteType::Untyped => None,
+        SiteType::Record { name, union } => record(types, name, *union).or_else(|| {
+            let (stem, suffix) = name.rsplit_once('.')?;
+            suffix.bytes().all(|b| b.is_ascii_digit()).then_some(())?;
+            record(types, stem, *union)
+        }),
+        SiteType::Int { bits } => {
+            let (name, encoding) = match bits {
+                8 => ("char", BaseEncoding::SignedChar),
+                16 => ("short", BaseEncoding::Signed),
+                32 => ("int", BaseEncoding::Signed),
+                64 => ("long", BaseEncoding::Signed),
+                1 => ("_Bool", BaseEncoding::Bool),
+                _ => return Some(types.intern(&format!("__int{bits}"), u64::from(bits.div_ceil(8)), TypeKind::Base { encoding: BaseEncoding::Signed })),
+            };
+            Some(base(types, name, u64::from(bits / 8).max(1), encoding))
+        }
+        SiteType::Float { bits } => {
+            let name = match bits {
+                32 => "float",
+                64 => "double",
+                _ => "long double",
+            };
+            let size = if *bits > 64 { 16 } else { u64::from(bits / 8) };
+            Some(base(types, name, size, BaseEncoding::Float))
+        }
+        SiteType::Pointer => Some(types.intern("void *", 8, TypeKind::Pointer { pointee: None })),
+        SiteType::FunctionPointer => {
+            let existing = types.types.iter().find(|t| match t.kind {
+                TypeKind::Pointer { pointee: Some(p) } => {
+                    matches!(types.types[p as usize].kind, TypeKind::Function { .. })
+                }
+                _ => false,
+            });
+            if let Some(t) = existing {
+                return Some(t.id);
+            }
+            let f = types.intern("void (void)", 0, TypeKind::Function { ret: None, params: vec![], variadic: false });
+            Some(types.intern("void (*)(void)", 8, TypeKind::Pointer { pointee: Some(f) }))
+        }
+    }
+}
+
+fn base(types: &mut TypeTable, name: &str, size: u64, encoding: BaseEncoding) -> TypeId {
+    match types.types.iter().find(|t| t.name == name && matches!(t.kind, TypeKind::Base { .. })) {
+        Some(t) => t.id,
+        None => types.intern(name, size, TypeKind::Base { encoding }),
+    }
+}
+
+/// The complete record with this tag, else a typedef of this name that
+/// leads to a record of the right kind.
+fn record(types: &TypeTable, name: &str, union: bool) -> Option<TypeId> {
+    let tagged = format!("{} {name}", if union { "union" } else { "struct" });
+    let is_kind = |kind: &TypeKind| match kind {
+        TypeKind::Struct { declaration, .. } => !union && !declaration,
+        TypeKind::Union { declaration, .. } => union && !declaration,
+        _ => false,
+    };
+    if let Some(t) = types.types.iter().find(|t| t.name == tagged && is_kind(&t.kind)) {
+        return Some(t.id);
+    }
+    types
+        .types
+        .iter()
+        .filter(|t| t.name == name && matches!(t.kind, TypeKind::Typedef { .. }))
+        .find(|t| {
+            let mut id = t.id;
+            for _ in 0..16 {
+                match &types.types[id as usize].kind {
+                    TypeKind::Typedef { target: Some(next) } => id = *next,
+                    kind => return is_kind(kind),
+                }
+            }
+            false
+        })
+        .map(|t| t.id)
+}

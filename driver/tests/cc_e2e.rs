@@ -116,6 +116,17 @@ fn write_program(dir: &Path) {
     .unwrap();
 }
 
+/// The type-map fragments the pass left in an object or program.
+fn fragments(path: &Path) -> Vec<lucc_abi::fragment::Fragment> {
+    use object::{Object, ObjectSection};
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let Some(section) = file.section_by_name(lucc_abi::symbols::FRAGMENT_SECTION) else {
+        return Vec::new();
+    };
+    lucc_abi::fragment::decode_all(&section.uncompressed_data().unwrap()).unwrap()
+}
+
 fn run_program(path: &Path) -> String {
     let out = ok(Command::new(path).output().expect("program runs"));
     stdout(&out)
@@ -135,8 +146,18 @@ fn separate_compile_then_link_runs() {
     // no -o: cc names the object after the source, in the current directory
     ok(run(linking_lucc(d).args(["-c", "-O2", "util.c"])));
     assert!(d.join("util.o").is_file());
+    // the pass ran on each unit, named by its absolute source path
+    let list = fragments(&d.join("obj/list.o"));
+    assert_eq!(list.len(), 1);
+    assert_eq!(Path::new(&list[0].source), d.join("list.c"));
+    assert!(list[0].sites.iter().any(|s| s.callee == "malloc"), "{:?}", list[0].sites);
     ok(run(linking_lucc(d).args(["obj/main.o", "obj/list.o", "util.o", "-o", "prog"])));
     assert_eq!(run_program(&d.join("prog")), "LUCC 55\n");
+    // the link keeps every unit's fragment
+    let mut sources: Vec<String> = fragments(&d.join("prog")).into_iter().map(|f| f.source).collect();
+    sources.sort();
+    let expect: Vec<String> = ["list.c", "main.c", "util.c"].iter().map(|f| d.join(f).display().to_string()).collect();
+    assert_eq!(sources, expect);
 }
 
 #[test]

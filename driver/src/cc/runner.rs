@@ -75,8 +75,10 @@ pub struct RealSteps;
 
 impl Steps for RealSteps {
     fn instrument(&self, input: &Path, output: &Path, source: &str) -> anyhow::Result<()> {
-        let _ = (input, output, source);
-        anyhow::bail!("this lucc was built before lucc_passes::instrument_bitcode_file existed")
+        let opts = lucc_passes::PassOptions { source: source.to_string() };
+        let fragment = lucc_passes::instrument_bitcode_file(input, output, &opts)?;
+        crate::lucc_log!("{source}: {} allocation sites, {} wrappers", fragment.sites.len(), fragment.wrappers.len());
+        Ok(())
     }
 
     fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf> {

@@ -22,7 +22,7 @@ use crate::wrappers::Wrappers;
 /// Library functions that return pointers to memory they do not allocate
 /// for the caller (or that lucc's runtime never sees): calls to them are
 /// not possible wrappers.
-pub const NOT_WRAPPERS: &[&str] = &[
+const NOT_WRAPPERS: &[&str] = &[
     "strchr", "strrchr", "strstr", "strcasestr", "strpbrk", "memchr", "memrchr", "rawmemchr",
     "strtok", "strtok_r", "strsep", "strcpy", "strncpy", "strcat", "strncat", "stpcpy", "stpncpy",
     "memcpy", "memmove", "memset", "mempcpy", "strerror", "strerror_r", "strsignal", "getenv",

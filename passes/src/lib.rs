@@ -20,6 +20,7 @@ mod alloc_sites;
 mod embed;
 mod ir;
 mod rewrite;
+mod slots;
 mod value_flow;
 mod wrappers;
 
@@ -29,8 +30,6 @@ use anyhow::{bail, Context as _, Result};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use lucc_abi::fragment::{Fragment, FRAGMENT_VERSION};
-
-pub use alloc_sites::NOT_WRAPPERS;
 
 /// What the passes need to know about the unit.
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ use llvm_sys::target::{LLVMABISizeOfType, LLVMOffsetOfElement, LLVMTargetDataRef
 use llvm_sys::{LLVMOpcode, LLVMTypeKind};
 
 use crate::ir::{self, Type, Value};
+use crate::slots::{self, Reach};
 
 /// What the uses of a pointer say about the memory it points to.
 #[derive(Debug, Default)]
@@ -221,32 +222,16 @@ fn back(v: Value, td: LLVMTargetDataRef, is_alloc: &dyn Fn(&str) -> bool, visiti
             if !ir::is_alloca(slot) {
                 return None;
             }
-            let stores: Vec<Value> = slot_stores(slot);
-            if stores.is_empty() {
-                return None;
-            }
-            agree(stores.into_iter().map(|s| back(ir::operand(s, 0), td, is_alloc, visiting)))
+            let reach = slots::reaching(v, slot)?;
+            agree(reach.into_iter().map(|r| match r {
+                Reach::Null => Some(Back::Null),
+                Reach::Store(s) => back(ir::operand(s, 0), td, is_alloc, visiting),
+            }))
         }
         _ => None,
     };
     visiting.remove(&v);
     result
-}
-
-/// The stores into a local slot, directly or through casts of it.
-fn slot_stores(slot: Value) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut work = vec![slot];
-    while let Some(p) = work.pop() {
-        for u in ir::users(p) {
-            match ir::opcode(u) {
-                Some(LLVMOpcode::LLVMStore) if ir::operand(u, 1) == p => out.push(u),
-                Some(LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast) => work.push(u),
-                _ => {}
-            }
-        }
-    }
-    out
 }
 
 /// Byte offset of a GEP with constant indices, per the module's layout.

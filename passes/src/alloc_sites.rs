@@ -100,10 +100,11 @@ impl AllocSites<'_> {
     }
 
     fn direct_type(&self, f: Value, call: Value, a: &Allocator) -> SiteType {
-        // A wrapper's own allocation gets its type from the retag at the
-        // wrapper's caller; its header writes (`*(size_t *)p = n`) are not
-        // the object's type.
-        if self.wrappers.is_inner_call(call) {
+        // Behind a header, what the wrapper writes at the start of the
+        // block (`*(size_t *)p = n`) is the header, not the object: the
+        // object's type comes from the retag at the wrapper's caller. A
+        // wrapper returning the block itself types it like any caller.
+        if self.wrappers.inner_offset(call).is_some_and(|off| off != 0) {
             return SiteType::Untyped;
         }
         let start = if a.kind == AllocKind::PosixMemalign {

@@ -8,7 +8,7 @@
 //! than by the wrapper's `void *`. Wrappers of wrappers need a fixpoint:
 //! `_alloc` is only a wrapper once `zmalloc` is known to be one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use llvm_sys::prelude::LLVMModuleRef;
 use llvm_sys::target::LLVMGetModuleDataLayout;
@@ -23,8 +23,9 @@ use crate::value_flow;
 pub struct Wrappers {
     pub records: Vec<WrapperRecord>,
     names: HashSet<String>,
-    /// The allocating call inside each wrapper whose result it returns.
-    inner_calls: HashSet<Value>,
+    /// The allocating call inside each wrapper whose result it returns,
+    /// with the offset the wrapper returns past it.
+    inner_calls: HashMap<Value, i64>,
 }
 
 impl Wrappers {
@@ -32,8 +33,10 @@ impl Wrappers {
         self.names.contains(name)
     }
 
-    pub fn is_inner_call(&self, call: Value) -> bool {
-        self.inner_calls.contains(&call)
+    /// The offset past `call`'s result that a wrapper returns, if `call`
+    /// is a wrapper's inner allocation.
+    pub fn inner_offset(&self, call: Value) -> Option<i64> {
+        self.inner_calls.get(&call).copied()
     }
 
     /// The unit defines a function with a libc allocator's name (its own
@@ -82,7 +85,7 @@ impl WrapperPass {
                 if let Some(o) = value_flow::origin(&returned, td, &is_allocating) {
                     found.records.push(WrapperRecord { name: name.clone(), inner: o.callee, offset: o.offset });
                     found.names.insert(name);
-                    found.inner_calls.insert(o.call);
+                    found.inner_calls.insert(o.call, o.offset);
                     grew = true;
                 }
             }

@@ -56,13 +56,18 @@ fn run(label: &str, old: &Sidecar, new: &Sidecar) {
     // Touched before timing: page faults of a fresh buffer are not the
     // plan's cost (the runtime converts into already mapped blocks).
     let mut dst = vec![0xffu8; ns * N];
-    let start = Instant::now();
-    t.convert_objects(plan, &src, &mut dst, &Heap).expect("conversion succeeds");
-    let ns_per = start.elapsed().as_nanos() as f64 / N as f64;
+    // Best of five: the machine may be shared.
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        t.convert_objects(plan, &src, &mut dst, &Heap).expect("conversion succeeds");
+        best = best.min(start.elapsed().as_nanos() as f64 / N as f64);
+    }
+    let ns_per = best;
     let r = t.report();
     println!(
-        "{label}: {N} objects {os} -> {ns} bytes, identical={}, {ns_per:.1} ns/object ({} pointers)",
-        info.identical, r.pointers.heap_unchanged
+        "{label}: {N} objects {os} -> {ns} bytes, identical={}, {ns_per:.1} ns/object (best of 5; {} pointers remapped per run)",
+        info.identical, r.pointers.heap_unchanged / 5
     );
 }
 

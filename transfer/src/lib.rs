@@ -134,13 +134,21 @@ impl<'a> Transfer<'a> {
         if (new.len() as u64) < ns * count {
             return Err(TransferError::Buffer { ctx: ctx.into(), got: new.len(), need: ns * count });
         }
-        if !p.identical {
+        let identical = p.identical;
+        let fixups = p.has_fixups();
+        if identical {
+            // One copy for the whole block; per object only the fixups.
+            let len = (os * count) as usize;
+            new[..len].copy_from_slice(&old[..len]);
+        } else {
             // Added fields and grown arrays are zero unless set.
             new[..(ns * count) as usize].fill(0);
         }
-        let mut x = self.exec(space, false);
-        for i in 0..count {
-            x.run(plan, old, new, i * os, i * ns, false)?;
+        if !identical || fixups {
+            let mut x = self.exec(space, false);
+            for i in 0..count {
+                x.run(plan, old, new, i * os, i * ns, identical)?;
+            }
         }
         self.report.bytes += ns * count;
         Ok(())

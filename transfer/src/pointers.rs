@@ -131,7 +131,7 @@ impl Remapper {
 
     /// The variable `link` is one past the end of (a legal C pointer value).
     fn var_ending_at(&self, link: u64) -> Option<&VarSlot> {
-        self.vars.iter().find(|v| v.end == link && v.end > v.start)
+        self.var_at(link.checked_sub(1)?).filter(|v| v.end == link && v.end > v.start)
     }
 
     /// What the old pointer value `v` points at.
@@ -186,22 +186,29 @@ impl Remapper {
 
     /// The new value of a typed pointer `v`, counted by class.
     pub fn remap(&self, v: u64, space: &dyn PointerSpace, types: &TypeMap, counts: &mut PointerCounts) -> Result<u64> {
+        // Most pointers in a heap-heavy program are NULL or point to objects
+        // that stay: answer those without building a `Class`.
+        if v != 0 {
+            if let Some(obj) = space.heap_object(v) {
+                return match space.heap_new_base(&obj) {
+                    None => {
+                        counts.heap_unchanged += 1;
+                        Ok(v)
+                    }
+                    Some(nb) => {
+                        let r = self.heap_target(v, &obj, nb, v - obj.base, types)?;
+                        counts.heap_forwarded += 1;
+                        Ok(r)
+                    }
+                };
+            }
+        }
         match self.classify(v, space) {
             Class::Null => {
                 counts.null += 1;
                 Ok(0)
             }
-            Class::Heap { obj, offset } => match space.heap_new_base(&obj) {
-                None => {
-                    counts.heap_unchanged += 1;
-                    Ok(v)
-                }
-                Some(nb) => {
-                    let r = self.heap_target(v, &obj, nb, offset, types)?;
-                    counts.heap_forwarded += 1;
-                    Ok(r)
-                }
-            },
+            Class::Heap { .. } => unreachable!("heap pointers are answered above"),
             Class::OldFunction { name } => {
                 let link = v.wrapping_sub(self.biases.old);
                 match self.functions.get(&link).and_then(|f| f.1) {

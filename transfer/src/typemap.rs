@@ -105,7 +105,7 @@ impl<'a> TypeMap<'a> {
 
     fn same_uncached(&self, old_id: TypeId, new_id: TypeId) -> bool {
         let (Ok(o), Ok(n)) = (self.old_ty(old_id), self.new_ty(new_id)) else { return false };
-        if o.size != n.size || self.tf.ty(&n.name).is_some() {
+        if o.size != n.size {
             return false;
         }
         match (&o.kind, &n.kind) {
@@ -121,10 +121,15 @@ impl<'a> TypeMap<'a> {
             }
             (TypeKind::Struct { fields: a, .. }, TypeKind::Struct { fields: b, .. })
             | (TypeKind::Union { fields: a, .. }, TypeKind::Union { fields: b, .. }) => {
-                self.names_match(&o.name, &n.name)
+                // A constant or a union tag rule changes the value even
+                // where the layout stays.
+                let rules = self.tf.ty(&n.name);
+                let overridden = rules.is_some_and(|r| r.fields.values().any(|f| f.set.is_some() || f.active.is_some()));
+                !overridden
+                    && self.names_match(&o.name, &n.name)
                     && a.len() == b.len()
                     && a.iter().zip(b).all(|(x, y)| {
-                        x.name == y.name
+                        x.name == self.tf.old_field_name(&n.name, &y.name)
                             && x.offset == y.offset
                             && x.bit_offset == y.bit_offset
                             && x.bit_size == y.bit_size
@@ -241,25 +246,20 @@ impl<'a> TypeMap<'a> {
     }
 
     /// Whether a pointer-sized integer of this type is traced
-    /// conservatively: `long`, `unsigned long` and anything spelt through an
-    /// `intptr_t`/`uintptr_t` typedef — the integer types C programs store
-    /// addresses in.
+    /// conservatively: plain `long`/`unsigned long` and anything spelt
+    /// through an `intptr_t`/`uintptr_t` typedef — the integer types C
+    /// programs store addresses in. Other typedefs (`size_t`, `time_t`,
+    /// `off_t`) name what they hold and are not traced.
     fn holds_addresses(&self, id: TypeId) -> bool {
-        let mut cur = id;
-        for _ in 0..64 {
-            let Some(t) = self.old.ty(cur) else { return false };
-            if t.name.contains("intptr_t") {
-                return t.size == WORD || self.old.resolve(cur).is_some_and(|r| r.size == WORD);
+        let Some(t) = self.old.ty(id) else { return false };
+        let resolved_word = self.old.resolve(id).is_some_and(|r| r.size == WORD);
+        match t.kind {
+            TypeKind::Typedef { .. } => t.name.contains("intptr_t") && resolved_word,
+            TypeKind::Base { encoding: BaseEncoding::Signed | BaseEncoding::Unsigned } => {
+                t.size == WORD && t.name.contains("long") && !t.name.contains("long long")
             }
-            match t.kind {
-                TypeKind::Typedef { target: Some(next) } => cur = next,
-                TypeKind::Base { encoding: BaseEncoding::Signed | BaseEncoding::Unsigned } => {
-                    return t.size == WORD && t.name.contains("long") && !t.name.contains("long long");
-                }
-                _ => return false,
-            }
+            _ => false,
         }
-        false
     }
 
     fn is_char(&self, sc: &Sidecar, id: TypeId) -> bool {

@@ -70,8 +70,9 @@ fn globals_and_static_locals_are_where_nm_says() {
     ] {
         assert!(names.contains(&expected), "{expected:?} in {names:?}");
     }
-    // Runtime C code and libc are not part of these units.
+    // Nothing else: the `__lucc` variable in b.c is the runtime's.
     assert_eq!(names.len(), 9, "{names:?}");
+    assert!(syms.contains_key("__lucc_private_state"));
     let shapes: Vec<u64> = s.globals.iter().filter(|g| g.name == "shapes").map(|g| g.address).collect();
     assert_ne!(shapes[0], shapes[1]);
 

@@ -8,6 +8,11 @@
 //! from the declaration. Static locals sit anywhere under a subprogram,
 //! lexical blocks included; at -O2 those of an inlined function hang under
 //! its abstract instance, which still names the function.
+//!
+//! The runtime's C shim is C too and is linked into every program; its
+//! variables use the reserved `__lucc` prefix and are left out, since the
+//! runtime carries its own state across an update. Its functions stay:
+//! the program may hold pointers to them.
 
 use std::collections::HashSet;
 
@@ -15,6 +20,9 @@ use lucc_abi::sidecar::{Function, Variable};
 
 use super::dwarf::{Die, HighPc, Program};
 use super::types::TypeTable;
+
+/// Names of the runtime's own variables start with this.
+const RUNTIME_PREFIX: &str = "__lucc";
 
 pub struct State {
     pub globals: Vec<Variable>,
@@ -53,9 +61,13 @@ pub fn collect(program: &Program, types: &TypeTable) -> State {
 
 fn variable(program: &Program, types: &TypeTable, die: &Die, unit: &str, function: &str) -> Option<Variable> {
     let address = die.address?;
+    let name = program.name_of(die)?;
+    if name.starts_with(RUNTIME_PREFIX) {
+        return None;
+    }
     let ty = types.type_of(program, program.type_of(die));
     Some(Variable {
-        name: program.name_of(die)?,
+        name,
         function: function.into(),
         unit: unit.into(),
         address,

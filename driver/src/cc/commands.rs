@@ -9,8 +9,8 @@
 //! | link | link, codegen, optimisation, debug, warnings, target, unknown flags, in the user's order with the inputs |
 //!
 //! `-g0` is dropped: lucc reads layouts from DWARF, so every object carries
-//! it (what a user who strips binaries wants is `-s` or `strip`, which keep
-//! working on the program; the sidecar is written before).
+//! it. (Stripping at link time, `-s`, is still passed on, and leaves the
+//! sidecar without types; stripping after the link keeps them.)
 
 use std::path::Path;
 

@@ -68,8 +68,16 @@ fn read_scalar(b: &[u8], loc: &Loc) -> i128 {
     let mut raw = [0u8; 16];
     raw[..n].copy_from_slice(&b[o..o + n]);
     let word = u128::from_le_bytes(raw) >> loc.bit;
-    let bits = if loc.width > 0 { u32::from(loc.width) } else { u32::from(loc.size) * 8 };
-    let mask = if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 };
+    let bits = if loc.width > 0 {
+        u32::from(loc.width)
+    } else {
+        u32::from(loc.size) * 8
+    };
+    let mask = if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
     let v = word & mask;
     if loc.signed && bits < 128 && (v >> (bits - 1)) & 1 == 1 {
         (v | !mask) as i128
@@ -103,7 +111,15 @@ fn loc_name(loc: &Loc, ty: &str) -> String {
 
 impl Exec<'_> {
     /// Runs plan `id` on the value at `old[ob..]` into `new[nb..]`.
-    pub fn run(&mut self, id: PlanId, old: &[u8], new: &mut [u8], ob: u64, nb: u64, fixups_only: bool) -> Result<()> {
+    pub fn run(
+        &mut self,
+        id: PlanId,
+        old: &[u8],
+        new: &mut [u8],
+        ob: u64,
+        nb: u64,
+        fixups_only: bool,
+    ) -> Result<()> {
         let types = self.types;
         let plan = &types.plans[id as usize];
         let start = if fixups_only { plan.fixups_start } else { 0 };
@@ -116,17 +132,44 @@ impl Exec<'_> {
     fn op(&mut self, op: &Op, old: &[u8], new: &mut [u8], ob: u64, nb: u64) -> Result<()> {
         let types = self.types;
         match op {
-            Op::Trace { old: o, new: n, len } => {
+            Op::Trace {
+                old: o,
+                new: n,
+                len,
+            } => {
                 for k in (0..*len).step_by(WORD as usize) {
                     self.trace_word(old, new, ob + o + k, nb + n + k)?;
                 }
             }
-            Op::Array { old: o, new: n, count, old_stride, new_stride, plan, fixups_only } => {
+            Op::Array {
+                old: o,
+                new: n,
+                count,
+                old_stride,
+                new_stride,
+                plan,
+                fixups_only,
+            } => {
                 for i in 0..*count {
-                    self.run(*plan, old, new, ob + o + i * old_stride, nb + n + i * new_stride, *fixups_only)?;
+                    self.run(
+                        *plan,
+                        old,
+                        new,
+                        ob + o + i * old_stride,
+                        nb + n + i * new_stride,
+                        *fixups_only,
+                    )?;
                 }
             }
-            Op::Switch { tag, old: o, new: n, cases, fallback, ctx, union } => {
+            Op::Switch {
+                tag,
+                old: o,
+                new: n,
+                cases,
+                fallback,
+                ctx,
+                union,
+            } => {
                 let value = read_scalar(old, &tag.at(ob));
                 let chosen = i64::try_from(value)
                     .ok()
@@ -142,24 +185,40 @@ impl Exec<'_> {
                 self.run(plan, old, new, ob + o, nb + n, false)?;
             }
             _ if self.scan_only => {}
-            Op::Copy { old: o, new: n, len } => {
+            Op::Copy {
+                old: o,
+                new: n,
+                len,
+            } => {
                 let (o, n, l) = ((ob + o) as usize, (nb + n) as usize, *len as usize);
                 new[n..n + l].copy_from_slice(&old[o..o + l]);
             }
             Op::Pointer { old: o, new: n } => {
                 let v = read_u64(old, ob + o);
-                let r = self.remap.remap(v, self.space, types, &mut self.report.pointers)?;
+                let r = self
+                    .remap
+                    .remap(v, self.space, types, &mut self.report.pointers)?;
                 write_u64(new, nb + n, r);
             }
             Op::Scalar { src, dst, map, ctx } => {
                 let mut v = read_scalar(old, &src.at(ob));
-                let names = || types.ctxs[*ctx as usize].split_once('\0').expect("scalar contexts carry the type");
+                let names = || {
+                    types.ctxs[*ctx as usize]
+                        .split_once('\0')
+                        .expect("scalar contexts carry the type")
+                };
                 if let Some(m) = map {
                     let table = &types.maps[*m as usize];
-                    let found = i64::try_from(v).ok().and_then(|k| table.binary_search_by_key(&k, |p| p.0).ok());
+                    let found = i64::try_from(v)
+                        .ok()
+                        .and_then(|k| table.binary_search_by_key(&k, |p| p.0).ok());
                     let Some(i) = found else {
                         let (ctx, ty) = names();
-                        return Err(TransferError::NoEnumerator { ctx: ctx.into(), value: v, to: ty.into() });
+                        return Err(TransferError::NoEnumerator {
+                            ctx: ctx.into(),
+                            value: v,
+                            to: ty.into(),
+                        });
                     };
                     v = i128::from(table[i].1);
                 }
@@ -169,11 +228,20 @@ impl Exec<'_> {
                 let (lo, hi) = dst.range();
                 if v < lo || v > hi {
                     let (ctx, ty) = names();
-                    return Err(TransferError::OutOfRange { ctx: ctx.into(), value: v, to: loc_name(dst, ty) });
+                    return Err(TransferError::OutOfRange {
+                        ctx: ctx.into(),
+                        value: v,
+                        to: loc_name(dst, ty),
+                    });
                 }
                 write_scalar(new, &dst.at(nb), v);
             }
-            Op::Float { old: o, new: n, from, to } => {
+            Op::Float {
+                old: o,
+                new: n,
+                from,
+                to,
+            } => {
                 let o = (ob + o) as usize;
                 let n = (nb + n) as usize;
                 match (from, to) {
@@ -187,7 +255,12 @@ impl Exec<'_> {
                     }
                 }
             }
-            Op::Set { dst, float, value, ctx } => {
+            Op::Set {
+                dst,
+                float,
+                value,
+                ctx,
+            } => {
                 let dst = dst.at(nb);
                 if *float {
                     let v = match value {
@@ -205,7 +278,9 @@ impl Exec<'_> {
                     let v = match value {
                         Constant::Int(i) => i128::from(*i),
                         Constant::Bool(b) => i128::from(*b),
-                        Constant::Float(_) => unreachable!("compile_set rejects floats for integers"),
+                        Constant::Float(_) => {
+                            unreachable!("compile_set rejects floats for integers")
+                        }
                     };
                     let (lo, hi) = dst.range();
                     if v < lo || v > hi {
@@ -218,7 +293,14 @@ impl Exec<'_> {
                     write_scalar(new, &dst, v);
                 }
             }
-            Op::CheckZero { old: o, len, elem, old_count, new_count, ctx } => {
+            Op::CheckZero {
+                old: o,
+                len,
+                elem,
+                old_count,
+                new_count,
+                ctx,
+            } => {
                 let o = (ob + o) as usize;
                 if let Some(p) = old[o..o + *len as usize].iter().position(|b| *b != 0) {
                     return Err(TransferError::Truncation {
@@ -242,7 +324,11 @@ impl Exec<'_> {
         if let Some(obj) = self.space.heap_object(v) {
             self.pinned.insert(obj.base);
             if !self.scan_only && self.space.heap_new_base(&obj).is_some() {
-                return Err(TransferError::PinnedMoved { word: v, base: obj.base, site: obj.site });
+                return Err(TransferError::PinnedMoved {
+                    word: v,
+                    base: obj.base,
+                    site: obj.site,
+                });
             }
             return Ok(());
         }

@@ -11,16 +11,33 @@ use thiserror::Error;
 pub enum TransferError {
     /// The old and new types have no meaningful conversion.
     #[error("{ctx}: {from} -> {to}: cannot convert")]
-    Unconvertible { ctx: String, from: String, to: String },
+    Unconvertible {
+        ctx: String,
+        from: String,
+        to: String,
+    },
     /// An integer (or bitfield) value does not fit its new type.
     #[error("{ctx}: value {value} does not fit in {to}")]
-    OutOfRange { ctx: String, value: i128, to: String },
+    OutOfRange {
+        ctx: String,
+        value: i128,
+        to: String,
+    },
     /// An enum or integer value has no enumerator in the new enum.
     #[error("{ctx}: value {value} has no counterpart in {to}")]
-    NoEnumerator { ctx: String, value: i128, to: String },
+    NoEnumerator {
+        ctx: String,
+        value: i128,
+        to: String,
+    },
     /// A shrunk array would lose a non-zero element.
     #[error("{ctx}: array shrinks from {old} to {new} elements but element {index} is not zero (set allow_truncate in the transform file to drop it)")]
-    Truncation { ctx: String, old: u64, new: u64, index: u64 },
+    Truncation {
+        ctx: String,
+        old: u64,
+        new: u64,
+        index: u64,
+    },
     /// A union whose active member is unknown and whose layout changed.
     #[error("{ctx}: union {union}: active member unknown and its layout changed (name it with `active` in the transform file)")]
     Union { ctx: String, union: String },
@@ -29,7 +46,11 @@ pub enum TransferError {
     FunctionGone { ptr: u64, name: String },
     /// A pointer into a part of a variable or object that no longer exists.
     #[error("pointer {ptr:#x} into {target} at offset {offset}: that part does not exist in the new version")]
-    InteriorGone { ptr: u64, target: String, offset: u64 },
+    InteriorGone {
+        ptr: u64,
+        target: String,
+        offset: u64,
+    },
     /// A pointer to a variable that the new version dropped.
     #[error("pointer {ptr:#x} to {name}: the new version has no such variable")]
     VariableGone { ptr: u64, name: String },

@@ -56,12 +56,23 @@ pub struct PlanInfo {
 }
 
 impl<'a> Transfer<'a> {
-    pub fn new(old: &'a Sidecar, new: &'a Sidecar, transform: &'a Transform, biases: Biases) -> Result<Transfer<'a>> {
+    pub fn new(
+        old: &'a Sidecar,
+        new: &'a Sidecar,
+        transform: &'a Transform,
+        biases: Biases,
+    ) -> Result<Transfer<'a>> {
         let mut types = TypeMap::new(old, new, transform);
         let mut report = Report::default();
         let (vars, slots) = variables::match_variables(&mut types, &mut report, biases)?;
         let remap = pointers::Remapper::new(old, new, biases, slots);
-        Ok(Transfer { types, remap, vars, report, pinned: BTreeSet::new() })
+        Ok(Transfer {
+            types,
+            remap,
+            vars,
+            report,
+            pinned: BTreeSet::new(),
+        })
     }
 
     /// Old variables that survive, with their plans and runtime addresses.
@@ -88,7 +99,11 @@ impl<'a> Transfer<'a> {
 
     pub fn plan_info(&self, plan: PlanId) -> PlanInfo {
         let p = &self.types.plans[plan as usize];
-        PlanInfo { old_size: p.old_size, new_size: p.new_size, identical: p.identical }
+        PlanInfo {
+            old_size: p.old_size,
+            new_size: p.new_size,
+            identical: p.identical,
+        }
     }
 
     fn exec<'s>(&'s mut self, space: &'s dyn PointerSpace, scan_only: bool) -> Exec<'s> {
@@ -104,7 +119,13 @@ impl<'a> Transfer<'a> {
 
     /// Converts the `index`-th of [`Transfer::variables`]: `old` holds the
     /// old variable's bytes, `new` receives the new variable's bytes.
-    pub fn convert_variable(&mut self, index: usize, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+    pub fn convert_variable(
+        &mut self,
+        index: usize,
+        old: &[u8],
+        new: &mut [u8],
+        space: &dyn PointerSpace,
+    ) -> Result<()> {
         let pair = &self.vars[index];
         let (plan, kind, name) = (pair.plan, pair.kind, pair.name.clone());
         self.run(plan, 1, old, new, space, &name)?;
@@ -117,22 +138,47 @@ impl<'a> Transfer<'a> {
 
     /// Converts a heap block holding `old.len() / old_size` objects (a block
     /// larger than its type holds an array of it) into `new`.
-    pub fn convert_objects(&mut self, plan: PlanId, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+    pub fn convert_objects(
+        &mut self,
+        plan: PlanId,
+        old: &[u8],
+        new: &mut [u8],
+        space: &dyn PointerSpace,
+    ) -> Result<()> {
         let p = &self.types.plans[plan as usize];
-        let count = (old.len() as u64).checked_div(p.old_size).unwrap_or(1).max(1);
+        let count = (old.len() as u64)
+            .checked_div(p.old_size)
+            .unwrap_or(1)
+            .max(1);
         self.run(plan, count, old, new, space, "heap object")?;
         self.report.objects += count;
         Ok(())
     }
 
-    fn run(&mut self, plan: PlanId, count: u64, old: &[u8], new: &mut [u8], space: &dyn PointerSpace, ctx: &str) -> Result<()> {
+    fn run(
+        &mut self,
+        plan: PlanId,
+        count: u64,
+        old: &[u8],
+        new: &mut [u8],
+        space: &dyn PointerSpace,
+        ctx: &str,
+    ) -> Result<()> {
         let p = &self.types.plans[plan as usize];
         let (os, ns) = (p.old_size, p.new_size);
         if (old.len() as u64) < os * count {
-            return Err(TransferError::Buffer { ctx: ctx.into(), got: old.len(), need: os * count });
+            return Err(TransferError::Buffer {
+                ctx: ctx.into(),
+                got: old.len(),
+                need: os * count,
+            });
         }
         if (new.len() as u64) < ns * count {
-            return Err(TransferError::Buffer { ctx: ctx.into(), got: new.len(), need: ns * count });
+            return Err(TransferError::Buffer {
+                ctx: ctx.into(),
+                got: new.len(),
+                need: ns * count,
+            });
         }
         let identical = p.identical;
         let fixups = p.has_fixups();
@@ -170,7 +216,12 @@ impl<'a> Transfer<'a> {
     /// Applies the conservative policy (see `convert`) to memory with no
     /// type: `new` must already hold a copy of `old`; aligned words are
     /// rewritten in `new` only where the policy allows.
-    pub fn trace_untyped(&mut self, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+    pub fn trace_untyped(
+        &mut self,
+        old: &[u8],
+        new: &mut [u8],
+        space: &dyn PointerSpace,
+    ) -> Result<()> {
         let words = (old.len().min(new.len()) / 8) as u64;
         let mut x = self.exec(space, false);
         for k in 0..words {
@@ -181,7 +232,8 @@ impl<'a> Transfer<'a> {
 
     /// The new value of one typed pointer, counted in the report.
     pub fn remap_pointer(&mut self, value: u64, space: &dyn PointerSpace) -> Result<u64> {
-        self.remap.remap(value, space, &self.types, &mut self.report.pointers)
+        self.remap
+            .remap(value, space, &self.types, &mut self.report.pointers)
     }
 
     /// What an old pointer value points at.

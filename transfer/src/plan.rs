@@ -32,7 +32,14 @@ pub(crate) struct Loc {
 
 impl Loc {
     pub fn plain(off: u64, size: u8, signed: bool, boolean: bool) -> Loc {
-        Loc { off, size, signed, boolean, bit: 0, width: 0 }
+        Loc {
+            off,
+            size,
+            signed,
+            boolean,
+            bit: 0,
+            width: 0,
+        }
     }
 
     pub fn bits(&self) -> u32 {
@@ -56,7 +63,10 @@ impl Loc {
     }
 
     pub fn at(self, base_old: u64) -> Loc {
-        Loc { off: self.off + base_old, ..self }
+        Loc {
+            off: self.off + base_old,
+            ..self
+        }
     }
 }
 
@@ -65,9 +75,19 @@ pub(crate) enum Op {
     /// Bytes as is.
     Copy { old: u64, new: u64, len: u64 },
     /// Integer, bool, enum or bitfield: read, map, range-check, write.
-    Scalar { src: Loc, dst: Loc, map: Option<u32>, ctx: u32 },
+    Scalar {
+        src: Loc,
+        dst: Loc,
+        map: Option<u32>,
+        ctx: u32,
+    },
     /// float <-> double.
-    Float { old: u64, new: u64, from: u8, to: u8 },
+    Float {
+        old: u64,
+        new: u64,
+        from: u8,
+        to: u8,
+    },
     /// A typed pointer: remapped precisely.
     Pointer { old: u64, new: u64 },
     /// Untyped words (pointer-sized integers, char buffers, unions with an
@@ -75,13 +95,41 @@ pub(crate) enum Op {
     /// were copied by an earlier op.
     Trace { old: u64, new: u64, len: u64 },
     /// A constant from the transform file.
-    Set { dst: Loc, float: bool, value: Constant, ctx: u32 },
+    Set {
+        dst: Loc,
+        float: bool,
+        value: Constant,
+        ctx: u32,
+    },
     /// `count` elements converted by `plan`.
-    Array { old: u64, new: u64, count: u64, old_stride: u64, new_stride: u64, plan: PlanId, fixups_only: bool },
+    Array {
+        old: u64,
+        new: u64,
+        count: u64,
+        old_stride: u64,
+        new_stride: u64,
+        plan: PlanId,
+        fixups_only: bool,
+    },
     /// Truncated array elements must be zero.
-    CheckZero { old: u64, len: u64, elem: u64, old_count: u64, new_count: u64, ctx: u32 },
+    CheckZero {
+        old: u64,
+        len: u64,
+        elem: u64,
+        old_count: u64,
+        new_count: u64,
+        ctx: u32,
+    },
     /// A union whose active member is chosen by a tag read from the old value.
-    Switch { tag: Loc, old: u64, new: u64, cases: Box<[(i64, PlanId)]>, fallback: Option<PlanId>, ctx: u32, union: u32 },
+    Switch {
+        tag: Loc,
+        old: u64,
+        new: u64,
+        cases: Box<[(i64, PlanId)]>,
+        fallback: Option<PlanId>,
+        ctx: u32,
+        union: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -105,7 +153,15 @@ impl Plan {
 pub(crate) fn coalesce(ops: Vec<Op>) -> Vec<Op> {
     let mut out: Vec<Op> = Vec::with_capacity(ops.len());
     for op in ops {
-        if let (Op::Copy { old, new, len }, Some(Op::Copy { old: po, new: pn, len: pl })) = (&op, out.last_mut()) {
+        if let (
+            Op::Copy { old, new, len },
+            Some(Op::Copy {
+                old: po,
+                new: pn,
+                len: pl,
+            }),
+        ) = (&op, out.last_mut())
+        {
             if *po + *pl == *old && *pn + *pl == *new {
                 *pl += *len;
                 continue;

@@ -78,9 +78,18 @@ pub(crate) struct VarSlot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
     Null,
-    Heap { obj: HeapObject, offset: u64 },
-    OldVariable { kind: VarKind, name: String, offset: u64 },
-    OldFunction { name: String },
+    Heap {
+        obj: HeapObject,
+        offset: u64,
+    },
+    OldVariable {
+        kind: VarKind,
+        name: String,
+        offset: u64,
+    },
+    OldFunction {
+        name: String,
+    },
     OldRodata,
     Unknown,
 }
@@ -103,7 +112,12 @@ pub(crate) fn var_name(v: &Variable) -> String {
 }
 
 impl Remapper {
-    pub(crate) fn new(old: &Sidecar, new: &Sidecar, biases: Biases, mut vars: Vec<VarSlot>) -> Remapper {
+    pub(crate) fn new(
+        old: &Sidecar,
+        new: &Sidecar,
+        biases: Biases,
+        mut vars: Vec<VarSlot>,
+    ) -> Remapper {
         vars.sort_by_key(|v| v.start);
         let mut by_name: HashMap<&str, Vec<&lucc_abi::sidecar::Function>> = HashMap::new();
         for f in &new.functions {
@@ -113,14 +127,28 @@ impl Remapper {
             .functions
             .iter()
             .map(|f| {
-                let cands = by_name.get(f.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                let cands = by_name
+                    .get(f.name.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
                 // Static functions of the same name in two units are told
                 // apart by unit; a unique candidate matches regardless.
-                let pick = cands.iter().find(|g| g.unit == f.unit).or(if cands.len() == 1 { cands.first() } else { None });
+                let pick = cands
+                    .iter()
+                    .find(|g| g.unit == f.unit)
+                    .or(if cands.len() == 1 {
+                        cands.first()
+                    } else {
+                        None
+                    });
                 (f.address, (f.name.clone(), pick.map(|g| g.address)))
             })
             .collect();
-        Remapper { biases, vars, functions }
+        Remapper {
+            biases,
+            vars,
+            functions,
+        }
     }
 
     fn var_at(&self, link: u64) -> Option<&VarSlot> {
@@ -131,7 +159,8 @@ impl Remapper {
 
     /// The variable `link` is one past the end of (a legal C pointer value).
     fn var_ending_at(&self, link: u64) -> Option<&VarSlot> {
-        self.var_at(link.checked_sub(1)?).filter(|v| v.end == link && v.end > v.start)
+        self.var_at(link.checked_sub(1)?)
+            .filter(|v| v.end == link && v.end > v.start)
     }
 
     /// What the old pointer value `v` points at.
@@ -140,14 +169,21 @@ impl Remapper {
             return Class::Null;
         }
         if let Some(obj) = space.heap_object(v) {
-            return Class::Heap { obj, offset: v - obj.base };
+            return Class::Heap {
+                obj,
+                offset: v - obj.base,
+            };
         }
         let link = v.wrapping_sub(self.biases.old);
         if let Some((name, _)) = self.functions.get(&link) {
             return Class::OldFunction { name: name.clone() };
         }
         if let Some(s) = self.var_at(link) {
-            return Class::OldVariable { kind: s.kind, name: s.name.clone(), offset: link - s.start };
+            return Class::OldVariable {
+                kind: s.kind,
+                name: s.name.clone(),
+                offset: link - s.start,
+            };
         }
         if space.in_old_rodata(v) {
             return Class::OldRodata;
@@ -157,24 +193,44 @@ impl Remapper {
 
     fn variable_target(&self, v: u64, s: &VarSlot, offset: u64, types: &TypeMap) -> Result<u64> {
         let Some((new_link, new_ty)) = s.new else {
-            return Err(TransferError::VariableGone { ptr: v, name: s.name.clone() });
+            return Err(TransferError::VariableGone {
+                ptr: v,
+                name: s.name.clone(),
+            });
         };
         let mapped = match (s.old_ty, new_ty) {
             _ if offset == 0 => Some(0),
             (Some(o), Some(n)) => types.map_offset(o, n, offset),
             _ => None,
         };
-        let offset = mapped.ok_or_else(|| TransferError::InteriorGone { ptr: v, target: s.name.clone(), offset })?;
+        let offset = mapped.ok_or_else(|| TransferError::InteriorGone {
+            ptr: v,
+            target: s.name.clone(),
+            offset,
+        })?;
         Ok(new_link + self.biases.new + offset)
     }
 
-    fn heap_target(&self, v: u64, obj: &HeapObject, new_base: u64, offset: u64, types: &TypeMap) -> Result<u64> {
+    fn heap_target(
+        &self,
+        v: u64,
+        obj: &HeapObject,
+        new_base: u64,
+        offset: u64,
+        types: &TypeMap,
+    ) -> Result<u64> {
         if offset == 0 {
             return Ok(new_base);
         }
-        let gone = || TransferError::InteriorGone { ptr: v, target: format!("heap object of site {:#x}", obj.site), offset };
-        let (Some(o), Some(n)) = (types.old.site(obj.site).and_then(|s| s.ty), types.new.site(obj.site).and_then(|s| s.ty))
-        else {
+        let gone = || TransferError::InteriorGone {
+            ptr: v,
+            target: format!("heap object of site {:#x}", obj.site),
+            offset,
+        };
+        let (Some(o), Some(n)) = (
+            types.old.site(obj.site).and_then(|s| s.ty),
+            types.new.site(obj.site).and_then(|s| s.ty),
+        ) else {
             return Err(gone());
         };
         // A block larger than its type holds an array of it.
@@ -185,7 +241,13 @@ impl Remapper {
     }
 
     /// The new value of a typed pointer `v`, counted by class.
-    pub fn remap(&self, v: u64, space: &dyn PointerSpace, types: &TypeMap, counts: &mut PointerCounts) -> Result<u64> {
+    pub fn remap(
+        &self,
+        v: u64,
+        space: &dyn PointerSpace,
+        types: &TypeMap,
+        counts: &mut PointerCounts,
+    ) -> Result<u64> {
         // Most pointers in a heap-heavy program are NULL or point to objects
         // that stay: answer those without building a `Class`.
         if v != 0 {
@@ -220,7 +282,9 @@ impl Remapper {
                 }
             }
             Class::OldVariable { offset, .. } => {
-                let s = self.var_at(v.wrapping_sub(self.biases.old)).expect("classified as a variable");
+                let s = self
+                    .var_at(v.wrapping_sub(self.biases.old))
+                    .expect("classified as a variable");
                 let r = self.variable_target(v, s, offset, types)?;
                 match s.kind {
                     VarKind::Global => counts.global += 1,

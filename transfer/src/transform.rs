@@ -115,7 +115,8 @@ pub enum Constant {
 impl Transform {
     /// Parses the TOML text of a transform file.
     pub fn parse(text: &str) -> Result<Transform> {
-        let mut t: Transform = toml::from_str(text).map_err(|e| TransferError::Transform(e.message().to_string()))?;
+        let mut t: Transform =
+            toml::from_str(text).map_err(|e| TransferError::Transform(e.message().to_string()))?;
         for (ty, rule) in &t.types {
             for (field, f) in &rule.fields {
                 if let Some(a) = &f.active {
@@ -134,10 +135,16 @@ impl Transform {
     }
 
     fn index(&mut self) {
-        self.old_type_names =
-            self.types.iter().filter_map(|(new, r)| Some((r.renamed_from.clone()?, new.clone()))).collect();
-        self.old_global_names =
-            self.globals.iter().filter_map(|(new, r)| Some((r.renamed_from.clone()?, new.clone()))).collect();
+        self.old_type_names = self
+            .types
+            .iter()
+            .filter_map(|(new, r)| Some((r.renamed_from.clone()?, new.clone())))
+            .collect();
+        self.old_global_names = self
+            .globals
+            .iter()
+            .filter_map(|(new, r)| Some((r.renamed_from.clone()?, new.clone())))
+            .collect();
     }
 
     pub fn ty(&self, new_name: &str) -> Option<&TypeRule> {
@@ -150,18 +157,26 @@ impl Transform {
 
     /// The name an old type has in the new version.
     pub fn new_type_name<'a>(&'a self, old_name: &'a str) -> &'a str {
-        self.old_type_names.get(old_name).map(String::as_str).unwrap_or(old_name)
+        self.old_type_names
+            .get(old_name)
+            .map(String::as_str)
+            .unwrap_or(old_name)
     }
 
     /// The name an old global (or `function::name` static local) has in the
     /// new version.
     pub fn new_global_name<'a>(&'a self, old_name: &'a str) -> &'a str {
-        self.old_global_names.get(old_name).map(String::as_str).unwrap_or(old_name)
+        self.old_global_names
+            .get(old_name)
+            .map(String::as_str)
+            .unwrap_or(old_name)
     }
 
     /// The old name of a new field.
     pub fn old_field_name<'a>(&'a self, new_type: &str, new_field: &'a str) -> &'a str {
-        self.field(new_type, new_field).and_then(|f| f.renamed_from.as_deref()).unwrap_or(new_field)
+        self.field(new_type, new_field)
+            .and_then(|f| f.renamed_from.as_deref())
+            .unwrap_or(new_field)
     }
 
     pub fn global(&self, new_name: &str) -> Option<&VarRule> {
@@ -172,6 +187,8 @@ impl Transform {
 impl Active {
     /// (tag value, member name) pairs.
     pub fn cases(&self) -> impl Iterator<Item = (i64, &str)> {
-        self.map.iter().map(|(k, v)| (k.parse().expect("checked at parse time"), v.as_str()))
+        self.map
+            .iter()
+            .map(|(k, v)| (k.parse().expect("checked at parse time"), v.as_str()))
     }
 }

@@ -23,10 +23,21 @@ pub const WORD: u64 = 8;
 /// How a scalar is represented.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Scalar<'s> {
-    Int { size: u8, signed: bool },
-    Bool { size: u8 },
-    Enum { size: u8, signed: bool, def: &'s TypeDef },
-    Float { size: u8 },
+    Int {
+        size: u8,
+        signed: bool,
+    },
+    Bool {
+        size: u8,
+    },
+    Enum {
+        size: u8,
+        signed: bool,
+        def: &'s TypeDef,
+    },
+    Float {
+        size: u8,
+    },
 }
 
 pub struct TypeMap<'a> {
@@ -78,7 +89,9 @@ impl<'a> TypeMap<'a> {
     }
 
     fn name_of(sc: &Sidecar, id: TypeId) -> String {
-        sc.ty(id).map(|t| t.name.clone()).unwrap_or_else(|| format!("type #{id}"))
+        sc.ty(id)
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| format!("type #{id}"))
     }
 
     fn ctx(&mut self, s: String) -> u32 {
@@ -104,7 +117,9 @@ impl<'a> TypeMap<'a> {
     }
 
     fn same_uncached(&self, old_id: TypeId, new_id: TypeId) -> bool {
-        let (Ok(o), Ok(n)) = (self.old_ty(old_id), self.new_ty(new_id)) else { return false };
+        let (Ok(o), Ok(n)) = (self.old_ty(old_id), self.new_ty(new_id)) else {
+            return false;
+        };
         if o.size != n.size {
             return false;
         }
@@ -115,16 +130,28 @@ impl<'a> TypeMap<'a> {
                 let b: BTreeSet<_> = b.iter().map(|e| (&e.name, e.value)).collect();
                 a == b
             }
-            (TypeKind::Pointer { .. }, TypeKind::Pointer { .. }) | (TypeKind::Void, TypeKind::Void) => true,
-            (TypeKind::Array { element: a, count: ca }, TypeKind::Array { element: b, count: cb }) => {
-                ca == cb && self.same_layout(*a, *b)
-            }
+            (TypeKind::Pointer { .. }, TypeKind::Pointer { .. })
+            | (TypeKind::Void, TypeKind::Void) => true,
+            (
+                TypeKind::Array {
+                    element: a,
+                    count: ca,
+                },
+                TypeKind::Array {
+                    element: b,
+                    count: cb,
+                },
+            ) => ca == cb && self.same_layout(*a, *b),
             (TypeKind::Struct { fields: a, .. }, TypeKind::Struct { fields: b, .. })
             | (TypeKind::Union { fields: a, .. }, TypeKind::Union { fields: b, .. }) => {
                 // A constant or a union tag rule changes the value even
                 // where the layout stays.
                 let rules = self.tf.ty(&n.name);
-                let overridden = rules.is_some_and(|r| r.fields.values().any(|f| f.set.is_some() || f.active.is_some()));
+                let overridden = rules.is_some_and(|r| {
+                    r.fields
+                        .values()
+                        .any(|f| f.set.is_some() || f.active.is_some())
+                });
                 !overridden
                     && self.names_match(&o.name, &n.name)
                     && a.len() == b.len()
@@ -153,29 +180,57 @@ impl<'a> TypeMap<'a> {
     }
 
     /// An uncached plan whose errors name `ctx` (a variable's name).
-    pub(crate) fn compile(&mut self, old_id: TypeId, new_id: TypeId, ctx: &str, truncate: bool) -> Result<PlanId> {
+    pub(crate) fn compile(
+        &mut self,
+        old_id: TypeId,
+        new_id: TypeId,
+        ctx: &str,
+        truncate: bool,
+    ) -> Result<PlanId> {
         let o = self.old_ty(old_id)?;
         let n = self.new_ty(new_id)?;
         let identical = self.same_layout(old_id, new_id);
         let mut ops = Vec::new();
         self.compile_into(&mut ops, old_id, new_id, 0, 0, ctx, truncate)?;
         let ops = coalesce(ops);
-        self.plans.push(Plan { ops, old_size: o.size, new_size: n.size, identical, fixups_start: usize::from(identical) });
+        self.plans.push(Plan {
+            ops,
+            old_size: o.size,
+            new_size: n.size,
+            identical,
+            fixups_start: usize::from(identical),
+        });
         Ok((self.plans.len() - 1) as PlanId)
     }
 
     /// A plan writing a constant into a scalar of new type `new_id`.
-    pub(crate) fn compile_set(&mut self, new_id: TypeId, value: Constant, ctx: &str) -> Result<PlanId> {
+    pub(crate) fn compile_set(
+        &mut self,
+        new_id: TypeId,
+        value: Constant,
+        ctx: &str,
+    ) -> Result<PlanId> {
         let n = self.new_ty(new_id)?;
         let ctx_id = self.ctx(ctx.to_string());
         let op = self.set_op(new_id, 0, None, value, ctx_id, ctx)?;
-        self.plans.push(Plan { ops: vec![op], old_size: 0, new_size: n.size, identical: false, fixups_start: 0 });
+        self.plans.push(Plan {
+            ops: vec![op],
+            old_size: 0,
+            new_size: n.size,
+            identical: false,
+            fixups_start: 0,
+        });
         Ok((self.plans.len() - 1) as PlanId)
     }
 
     /// A plan for a variable the sidecars could not type: its bytes as is,
     /// traced conservatively. Only when the size did not change.
-    pub(crate) fn compile_untyped(&mut self, old_size: u64, new_size: u64, ctx: &str) -> Result<PlanId> {
+    pub(crate) fn compile_untyped(
+        &mut self,
+        old_size: u64,
+        new_size: u64,
+        ctx: &str,
+    ) -> Result<PlanId> {
         if old_size != new_size {
             return Err(TransferError::Unconvertible {
                 ctx: ctx.to_string(),
@@ -183,13 +238,31 @@ impl<'a> TypeMap<'a> {
                 to: format!("untyped {new_size} bytes"),
             });
         }
-        let mut ops = vec![Op::Copy { old: 0, new: 0, len: old_size }];
+        let mut ops = vec![Op::Copy {
+            old: 0,
+            new: 0,
+            len: old_size,
+        }];
         ops.extend(Self::trace_op(0, 0, old_size));
-        self.plans.push(Plan { ops, old_size, new_size, identical: true, fixups_start: 1 });
+        self.plans.push(Plan {
+            ops,
+            old_size,
+            new_size,
+            identical: true,
+            fixups_start: 1,
+        });
         Ok((self.plans.len() - 1) as PlanId)
     }
 
-    fn set_op(&self, new_id: TypeId, off: u64, field: Option<&Field>, value: Constant, ctx_id: u32, ctx: &str) -> Result<Op> {
+    fn set_op(
+        &self,
+        new_id: TypeId,
+        off: u64,
+        field: Option<&Field>,
+        value: Constant,
+        ctx_id: u32,
+        ctx: &str,
+    ) -> Result<Op> {
         let n = self.new_ty(new_id)?;
         let bad = || TransferError::Unconvertible {
             ctx: ctx.to_string(),
@@ -197,12 +270,21 @@ impl<'a> TypeMap<'a> {
             to: n.name.clone(),
         };
         match (self.scalar(self.new, new_id)?, value) {
-            (Some(Scalar::Float { size }), Constant::Float(_) | Constant::Int(_)) => {
-                Ok(Op::Set { dst: Loc::plain(off, size, true, false), float: true, value, ctx: ctx_id })
-            }
-            (Some(s @ (Scalar::Int { .. } | Scalar::Bool { .. } | Scalar::Enum { .. })), Constant::Int(_) | Constant::Bool(_)) => {
-                Ok(Op::Set { dst: Self::loc(s, off, field), float: false, value, ctx: ctx_id })
-            }
+            (Some(Scalar::Float { size }), Constant::Float(_) | Constant::Int(_)) => Ok(Op::Set {
+                dst: Loc::plain(off, size, true, false),
+                float: true,
+                value,
+                ctx: ctx_id,
+            }),
+            (
+                Some(s @ (Scalar::Int { .. } | Scalar::Bool { .. } | Scalar::Enum { .. })),
+                Constant::Int(_) | Constant::Bool(_),
+            ) => Ok(Op::Set {
+                dst: Self::loc(s, off, field),
+                float: false,
+                value,
+                ctx: ctx_id,
+            }),
             _ => Err(bad()),
         }
     }
@@ -212,19 +294,34 @@ impl<'a> TypeMap<'a> {
         let size = t.size as u8;
         Ok(match &t.kind {
             TypeKind::Base { encoding } => Some(match encoding {
-                BaseEncoding::Signed | BaseEncoding::SignedChar => Scalar::Int { size, signed: true },
-                BaseEncoding::Unsigned | BaseEncoding::UnsignedChar => Scalar::Int { size, signed: false },
+                BaseEncoding::Signed | BaseEncoding::SignedChar => {
+                    Scalar::Int { size, signed: true }
+                }
+                BaseEncoding::Unsigned | BaseEncoding::UnsignedChar => Scalar::Int {
+                    size,
+                    signed: false,
+                },
                 BaseEncoding::Bool => Scalar::Bool { size },
                 BaseEncoding::Float => Scalar::Float { size },
             }),
-            TypeKind::Enum { underlying, enumerators } => {
+            TypeKind::Enum {
+                underlying,
+                enumerators,
+            } => {
                 let signed = match underlying.and_then(|u| sc.resolve(u)) {
-                    Some(TypeDef { kind: TypeKind::Base { encoding }, .. }) => {
+                    Some(TypeDef {
+                        kind: TypeKind::Base { encoding },
+                        ..
+                    }) => {
                         matches!(encoding, BaseEncoding::Signed | BaseEncoding::SignedChar)
                     }
                     _ => enumerators.iter().any(|e| e.value < 0),
                 };
-                Some(Scalar::Enum { size, signed, def: t })
+                Some(Scalar::Enum {
+                    size,
+                    signed,
+                    def: t,
+                })
             }
             _ => None,
         })
@@ -232,11 +329,18 @@ impl<'a> TypeMap<'a> {
 
     fn loc(s: Scalar, off: u64, field: Option<&Field>) -> Loc {
         let mut loc = match s {
-            Scalar::Int { size, signed } | Scalar::Enum { size, signed, .. } => Loc::plain(off, size, signed, false),
+            Scalar::Int { size, signed } | Scalar::Enum { size, signed, .. } => {
+                Loc::plain(off, size, signed, false)
+            }
             Scalar::Bool { size } => Loc::plain(off, size, false, true),
             Scalar::Float { size } => Loc::plain(off, size, true, false),
         };
-        if let Some(Field { bit_offset: Some(b), bit_size: Some(w), .. }) = field {
+        if let Some(Field {
+            bit_offset: Some(b),
+            bit_size: Some(w),
+            ..
+        }) = field
+        {
             loc.off += b / 8;
             loc.bit = (b % 8) as u8;
             loc.width = *w as u8;
@@ -251,13 +355,15 @@ impl<'a> TypeMap<'a> {
     /// programs store addresses in. Other typedefs (`size_t`, `time_t`,
     /// `off_t`) name what they hold and are not traced.
     fn holds_addresses(&self, id: TypeId) -> bool {
-        let Some(t) = self.old.ty(id) else { return false };
+        let Some(t) = self.old.ty(id) else {
+            return false;
+        };
         let resolved_word = self.old.resolve(id).is_some_and(|r| r.size == WORD);
         match t.kind {
             TypeKind::Typedef { .. } => t.name.contains("intptr_t") && resolved_word,
-            TypeKind::Base { encoding: BaseEncoding::Signed | BaseEncoding::Unsigned } => {
-                t.size == WORD && t.name.contains("long") && !t.name.contains("long long")
-            }
+            TypeKind::Base {
+                encoding: BaseEncoding::Signed | BaseEncoding::Unsigned,
+            } => t.size == WORD && t.name.contains("long") && !t.name.contains("long long"),
             _ => false,
         }
     }
@@ -265,7 +371,13 @@ impl<'a> TypeMap<'a> {
     fn is_char(&self, sc: &Sidecar, id: TypeId) -> bool {
         matches!(
             sc.resolve(id),
-            Some(TypeDef { kind: TypeKind::Base { encoding: BaseEncoding::SignedChar | BaseEncoding::UnsignedChar }, size: 1, .. })
+            Some(TypeDef {
+                kind: TypeKind::Base {
+                    encoding: BaseEncoding::SignedChar | BaseEncoding::UnsignedChar
+                },
+                size: 1,
+                ..
+            })
         )
     }
 
@@ -273,15 +385,29 @@ impl<'a> TypeMap<'a> {
     fn trace_op(off_old: u64, off_new: u64, len: u64) -> Option<Op> {
         let skip = (WORD - off_old % WORD) % WORD;
         let words = len.saturating_sub(skip) / WORD;
-        (words > 0).then(|| Op::Trace { old: off_old + skip, new: off_new + skip, len: words * WORD })
+        (words > 0).then(|| Op::Trace {
+            old: off_old + skip,
+            new: off_new + skip,
+            len: words * WORD,
+        })
     }
 
     /// Ops for the pointers and untyped words inside an unchanged type.
-    fn fixups(&mut self, ops: &mut Vec<Op>, old_id: TypeId, new_id: TypeId, old_off: u64, new_off: u64) -> Result<()> {
+    fn fixups(
+        &mut self,
+        ops: &mut Vec<Op>,
+        old_id: TypeId,
+        new_id: TypeId,
+        old_off: u64,
+        new_off: u64,
+    ) -> Result<()> {
         let o = self.old_ty(old_id)?;
         let n = self.new_ty(new_id)?;
         match (&o.kind, &n.kind) {
-            (TypeKind::Pointer { .. }, _) => ops.push(Op::Pointer { old: old_off, new: new_off }),
+            (TypeKind::Pointer { .. }, _) => ops.push(Op::Pointer {
+                old: old_off,
+                new: new_off,
+            }),
             (TypeKind::Base { .. }, _) if self.holds_addresses(old_id) => {
                 ops.extend(Self::trace_op(old_off, new_off, o.size))
             }
@@ -332,7 +458,11 @@ impl<'a> TypeMap<'a> {
         let o = self.old_ty(old_id)?;
         let n = self.new_ty(new_id)?;
         if self.same_layout(old_id, new_id) {
-            ops.push(Op::Copy { old: old_off, new: new_off, len: o.size });
+            ops.push(Op::Copy {
+                old: old_off,
+                new: new_off,
+                len: o.size,
+            });
             return self.fixups(ops, old_id, new_id, old_off, new_off);
         }
         let cannot = || TransferError::Unconvertible {
@@ -347,20 +477,41 @@ impl<'a> TypeMap<'a> {
                 }
                 self.compile_struct(ops, o, n, of, nf, old_off, new_off)
             }
-            (TypeKind::Union { .. }, TypeKind::Union { .. }) => {
-                Err(TransferError::Union { ctx: ctx.to_string(), union: n.name.clone() })
-            }
-            (TypeKind::Array { element: oe, count: oc }, TypeKind::Array { element: ne, count: nc }) => {
-                self.compile_array(ops, (*oe, oc.unwrap_or(0)), (*ne, nc.unwrap_or(0)), old_off, new_off, ctx, truncate)
-            }
+            (TypeKind::Union { .. }, TypeKind::Union { .. }) => Err(TransferError::Union {
+                ctx: ctx.to_string(),
+                union: n.name.clone(),
+            }),
+            (
+                TypeKind::Array {
+                    element: oe,
+                    count: oc,
+                },
+                TypeKind::Array {
+                    element: ne,
+                    count: nc,
+                },
+            ) => self.compile_array(
+                ops,
+                (*oe, oc.unwrap_or(0)),
+                (*ne, nc.unwrap_or(0)),
+                old_off,
+                new_off,
+                ctx,
+                truncate,
+            ),
             (TypeKind::Pointer { .. }, TypeKind::Pointer { .. }) => {
-                ops.push(Op::Pointer { old: old_off, new: new_off });
+                ops.push(Op::Pointer {
+                    old: old_off,
+                    new: new_off,
+                });
                 Ok(())
             }
-            _ => self.compile_scalar(ops, old_id, new_id, old_off, new_off, None, ctx).map_err(|e| match e {
-                TransferError::Unconvertible { .. } => cannot(),
-                e => e,
-            }),
+            _ => self
+                .compile_scalar(ops, old_id, new_id, old_off, new_off, None, ctx)
+                .map_err(|e| match e {
+                    TransferError::Unconvertible { .. } => cannot(),
+                    e => e,
+                }),
         }
     }
 
@@ -380,14 +531,26 @@ impl<'a> TypeMap<'a> {
             from: Self::name_of(self.old, old_id),
             to: Self::name_of(self.new, new_id),
         };
-        let (Some(os), Some(ns)) = (self.scalar(self.old, old_id)?, self.scalar(self.new, new_id)?) else {
+        let (Some(os), Some(ns)) = (
+            self.scalar(self.old, old_id)?,
+            self.scalar(self.new, new_id)?,
+        ) else {
             return Err(cannot());
         };
         if let (Scalar::Float { size: from }, Scalar::Float { size: to }) = (os, ns) {
             if from == to {
-                ops.push(Op::Copy { old: old_off, new: new_off, len: u64::from(from) });
+                ops.push(Op::Copy {
+                    old: old_off,
+                    new: new_off,
+                    len: u64::from(from),
+                });
             } else if matches!((from, to), (4, 8) | (8, 4)) {
-                ops.push(Op::Float { old: old_off, new: new_off, from, to });
+                ops.push(Op::Float {
+                    old: old_off,
+                    new: new_off,
+                    from,
+                    to,
+                });
             } else {
                 return Err(cannot());
             }
@@ -400,20 +563,36 @@ impl<'a> TypeMap<'a> {
         let dst = Self::loc(ns, new_off, fields.map(|f| f.1));
         let map = match (os, ns) {
             (Scalar::Enum { def: od, .. }, Scalar::Enum { def: nd, .. }) => {
-                let (TypeKind::Enum { enumerators: oe, .. }, TypeKind::Enum { enumerators: ne, .. }) = (&od.kind, &nd.kind)
+                let (
+                    TypeKind::Enum {
+                        enumerators: oe, ..
+                    },
+                    TypeKind::Enum {
+                        enumerators: ne, ..
+                    },
+                ) = (&od.kind, &nd.kind)
                 else {
                     unreachable!("scalar() returns Enum only for enums")
                 };
                 let mut table: Vec<(i64, i64)> = oe
                     .iter()
-                    .filter_map(|e| ne.iter().find(|x| x.name == e.name).map(|x| (e.value, x.value)))
+                    .filter_map(|e| {
+                        ne.iter()
+                            .find(|x| x.name == e.name)
+                            .map(|x| (e.value, x.value))
+                    })
                     .collect();
                 table.sort_unstable();
                 table.dedup_by_key(|p| p.0);
                 Some(table)
             }
             (_, Scalar::Enum { def: nd, .. }) => {
-                let TypeKind::Enum { enumerators: ne, .. } = &nd.kind else { unreachable!("enum") };
+                let TypeKind::Enum {
+                    enumerators: ne, ..
+                } = &nd.kind
+                else {
+                    unreachable!("enum")
+                };
                 let mut table: Vec<(i64, i64)> = ne.iter().map(|x| (x.value, x.value)).collect();
                 table.sort_unstable();
                 table.dedup();
@@ -421,8 +600,20 @@ impl<'a> TypeMap<'a> {
             }
             _ => None,
         };
-        if map.is_none() && src.width == 0 && dst.width == 0 && src == (Loc { off: src.off, ..dst }) {
-            ops.push(Op::Copy { old: old_off, new: new_off, len: u64::from(src.size) });
+        if map.is_none()
+            && src.width == 0
+            && dst.width == 0
+            && src
+                == (Loc {
+                    off: src.off,
+                    ..dst
+                })
+        {
+            ops.push(Op::Copy {
+                old: old_off,
+                new: new_off,
+                len: u64::from(src.size),
+            });
             if self.holds_addresses(old_id) && self.holds_addresses_new(new_id) {
                 ops.extend(Self::trace_op(old_off, new_off, u64::from(src.size)));
             }
@@ -456,24 +647,51 @@ impl<'a> TypeMap<'a> {
         let ns = self.new_ty(ne)?.size;
         let keep = oc.min(nc);
         if self.same_layout(oe, ne) {
-            ops.push(Op::Copy { old: old_off, new: new_off, len: keep * os });
+            ops.push(Op::Copy {
+                old: old_off,
+                new: new_off,
+                len: keep * os,
+            });
             if self.is_char(self.old, oe) {
                 ops.extend(Self::trace_op(old_off, new_off, keep));
             } else if keep > 0 {
                 let plan = self.plan(oe, ne)?;
                 if self.plans[plan as usize].has_fixups() {
-                    ops.push(Op::Array { old: old_off, new: new_off, count: keep, old_stride: os, new_stride: ns, plan, fixups_only: true });
+                    ops.push(Op::Array {
+                        old: old_off,
+                        new: new_off,
+                        count: keep,
+                        old_stride: os,
+                        new_stride: ns,
+                        plan,
+                        fixups_only: true,
+                    });
                 }
             }
         } else if keep > 0 {
             // Element conversion errors name the array's context, not the
             // element type alone.
             let plan = self.compile(oe, ne, ctx, truncate)?;
-            ops.push(Op::Array { old: old_off, new: new_off, count: keep, old_stride: os, new_stride: ns, plan, fixups_only: false });
+            ops.push(Op::Array {
+                old: old_off,
+                new: new_off,
+                count: keep,
+                old_stride: os,
+                new_stride: ns,
+                plan,
+                fixups_only: false,
+            });
         }
         if oc > nc && !truncate {
             let ctx = self.ctx(ctx.to_string());
-            ops.push(Op::CheckZero { old: old_off + nc * os, len: (oc - nc) * os, elem: os, old_count: oc, new_count: nc, ctx });
+            ops.push(Op::CheckZero {
+                old: old_off + nc * os,
+                len: (oc - nc) * os,
+                elem: os,
+                old_count: oc,
+                new_count: nc,
+                ctx,
+            });
         }
         Ok(())
     }
@@ -492,11 +710,17 @@ impl<'a> TypeMap<'a> {
         let tf = self.tf;
         let rule = tf.ty(&n.name);
         let mut used = vec![false; of.len()];
-        let mut anon_old = of.iter().enumerate().filter(|(_, f)| f.name.is_empty()).map(|(i, _)| i);
+        let mut anon_old = of
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.name.is_empty())
+            .map(|(i, _)| i);
         for g in nf {
             let ctx = format!("{}.{}", n.name, g.name);
             let frule: Option<&FieldRule> = rule.and_then(|r| r.fields.get(&g.name));
-            let old_name = frule.and_then(|r| r.renamed_from.as_deref()).unwrap_or(&g.name);
+            let old_name = frule
+                .and_then(|r| r.renamed_from.as_deref())
+                .unwrap_or(&g.name);
             let found = if g.name.is_empty() {
                 anon_old.next()
             } else {
@@ -515,16 +739,23 @@ impl<'a> TypeMap<'a> {
                 continue;
             };
             let f = &of[i];
-            let truncate = rule.is_some_and(|r| r.allow_truncate) || frule.is_some_and(|r| r.allow_truncate);
+            let truncate =
+                rule.is_some_and(|r| r.allow_truncate) || frule.is_some_and(|r| r.allow_truncate);
             if let Some(active) = frule.and_then(|r| r.active.as_ref()) {
-                let tag = of.iter().find(|t| t.name == active.tag_field).ok_or_else(|| {
-                    TransferError::Transform(format!(
-                        "types.\"{}\".fields.{}.active: old {} has no field `{}`",
-                        n.name, g.name, o.name, active.tag_field
-                    ))
-                })?;
+                let tag = of
+                    .iter()
+                    .find(|t| t.name == active.tag_field)
+                    .ok_or_else(|| {
+                        TransferError::Transform(format!(
+                            "types.\"{}\".fields.{}.active: old {} has no field `{}`",
+                            n.name, g.name, o.name, active.tag_field
+                        ))
+                    })?;
                 let tag_scalar = self.scalar(self.old, tag.ty)?.ok_or_else(|| {
-                    TransferError::Transform(format!("tag field {}.{} is not an integer or enum", o.name, tag.name))
+                    TransferError::Transform(format!(
+                        "tag field {}.{} is not an integer or enum",
+                        o.name, tag.name
+                    ))
                 })?;
                 let tag_loc = Self::loc(tag_scalar, old_off + tag.offset, Some(tag));
                 let mut cases = Vec::new();
@@ -532,7 +763,11 @@ impl<'a> TypeMap<'a> {
                     cases.push((value, self.member_plan(f.ty, g.ty, member, &ctx)?));
                 }
                 cases.sort_unstable_by_key(|c| c.0);
-                let fallback = if self.same_layout(f.ty, g.ty) { Some(self.plan(f.ty, g.ty)?) } else { None };
+                let fallback = if self.same_layout(f.ty, g.ty) {
+                    Some(self.plan(f.ty, g.ty)?)
+                } else {
+                    None
+                };
                 let ctx_id = self.ctx(ctx.clone());
                 let union = self.ctx(Self::name_of(self.new, g.ty));
                 ops.push(Op::Switch {
@@ -545,9 +780,25 @@ impl<'a> TypeMap<'a> {
                     union,
                 });
             } else if f.bit_size.is_some() || g.bit_size.is_some() {
-                self.compile_scalar(ops, f.ty, g.ty, old_off + f.offset, new_off + g.offset, Some((f, g)), &ctx)?;
+                self.compile_scalar(
+                    ops,
+                    f.ty,
+                    g.ty,
+                    old_off + f.offset,
+                    new_off + g.offset,
+                    Some((f, g)),
+                    &ctx,
+                )?;
             } else {
-                self.compile_into(ops, f.ty, g.ty, old_off + f.offset, new_off + g.offset, &ctx, truncate)?;
+                self.compile_into(
+                    ops,
+                    f.ty,
+                    g.ty,
+                    old_off + f.offset,
+                    new_off + g.offset,
+                    &ctx,
+                    truncate,
+                )?;
             }
         }
         for (f, used) in of.iter().zip(used) {
@@ -564,20 +815,43 @@ impl<'a> TypeMap<'a> {
 
     /// The plan converting a union's `member` (new name) from the old union
     /// to the new one, offsets relative to the union.
-    fn member_plan(&mut self, old_union: TypeId, new_union: TypeId, member: &str, ctx: &str) -> Result<PlanId> {
+    fn member_plan(
+        &mut self,
+        old_union: TypeId,
+        new_union: TypeId,
+        member: &str,
+        ctx: &str,
+    ) -> Result<PlanId> {
         let o = self.old_ty(old_union)?;
         let n = self.new_ty(new_union)?;
-        let (TypeKind::Union { fields: of, .. }, TypeKind::Union { fields: nf, .. }) = (&o.kind, &n.kind) else {
-            return Err(TransferError::Transform(format!("{ctx}: `active` given but {} is not a union", n.name)));
+        let (TypeKind::Union { fields: of, .. }, TypeKind::Union { fields: nf, .. }) =
+            (&o.kind, &n.kind)
+        else {
+            return Err(TransferError::Transform(format!(
+                "{ctx}: `active` given but {} is not a union",
+                n.name
+            )));
         };
         let old_name = self.tf.old_field_name(&n.name, member);
-        let (Some(f), Some(g)) = (of.iter().find(|f| f.name == old_name), nf.iter().find(|f| f.name == member)) else {
-            return Err(TransferError::Transform(format!("{ctx}: union {} has no member `{member}` in both versions", n.name)));
+        let (Some(f), Some(g)) = (
+            of.iter().find(|f| f.name == old_name),
+            nf.iter().find(|f| f.name == member),
+        ) else {
+            return Err(TransferError::Transform(format!(
+                "{ctx}: union {} has no member `{member}` in both versions",
+                n.name
+            )));
         };
         let mut ops = Vec::new();
         let mctx = format!("{}.{}", n.name, member);
         self.compile_into(&mut ops, f.ty, g.ty, f.offset, g.offset, &mctx, false)?;
-        self.plans.push(Plan { ops: coalesce(ops), old_size: o.size, new_size: n.size, identical: false, fixups_start: 0 });
+        self.plans.push(Plan {
+            ops: coalesce(ops),
+            old_size: o.size,
+            new_size: n.size,
+            identical: false,
+            fixups_start: 0,
+        });
         Ok((self.plans.len() - 1) as PlanId)
     }
 
@@ -603,13 +877,21 @@ impl<'a> TypeMap<'a> {
                     let size = self.old.resolve(f.ty).map_or(0, |t| t.size);
                     f.offset <= off && off < f.offset + size.max(1)
                 })?;
-                let g = nf.iter().find(|g| self.tf.old_field_name(&n.name, &g.name) == f.name)?;
+                let g = nf
+                    .iter()
+                    .find(|g| self.tf.old_field_name(&n.name, &g.name) == f.name)?;
                 if f.bit_size.is_some() || g.bit_size.is_some() {
                     return (off == f.offset).then_some(g.offset);
                 }
                 Some(g.offset + self.map_offset(f.ty, g.ty, off - f.offset)?)
             }
-            (TypeKind::Array { element: oe, .. }, TypeKind::Array { element: ne, count: nc }) => {
+            (
+                TypeKind::Array { element: oe, .. },
+                TypeKind::Array {
+                    element: ne,
+                    count: nc,
+                },
+            ) => {
                 let os = self.old.resolve(*oe)?.size.max(1);
                 let ns = self.new.resolve(*ne)?.size;
                 let (idx, rem) = (off / os, off % os);
@@ -620,5 +902,127 @@ impl<'a> TypeMap<'a> {
             }
             _ => (off < n.size).then_some(off),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sidecar(fields: Vec<(&str, TypeId, u64)>, size: u64) -> Sidecar {
+        let t = |id, name: &str, size, kind| TypeDef {
+            id,
+            name: name.into(),
+            size,
+            kind,
+        };
+        let fields = fields
+            .into_iter()
+            .map(|(name, ty, offset)| Field {
+                name: name.into(),
+                ty,
+                offset,
+                bit_offset: None,
+                bit_size: None,
+            })
+            .collect();
+        Sidecar {
+            types: vec![
+                t(
+                    0,
+                    "int",
+                    4,
+                    TypeKind::Base {
+                        encoding: BaseEncoding::Signed,
+                    },
+                ),
+                t(1, "char *", 8, TypeKind::Pointer { pointee: None }),
+                t(
+                    2,
+                    "long",
+                    8,
+                    TypeKind::Base {
+                        encoding: BaseEncoding::Signed,
+                    },
+                ),
+                t(
+                    3,
+                    "struct s",
+                    size,
+                    TypeKind::Struct {
+                        fields,
+                        declaration: false,
+                    },
+                ),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unchanged_type_is_one_copy_plus_pointer_fixups() {
+        // `long` may hold an address: traced, not remapped.
+        let s = sidecar(vec![("a", 0, 0), ("p", 1, 8), ("b", 2, 16)], 24);
+        let tf = Transform::default();
+        let mut m = TypeMap::new(&s, &s, &tf);
+        let id = m.plan(3, 3).unwrap();
+        let plan = &m.plans[id as usize];
+        assert!(plan.identical);
+        assert!(
+            matches!(
+                plan.ops[..],
+                [
+                    Op::Copy {
+                        old: 0,
+                        new: 0,
+                        len: 24
+                    },
+                    Op::Pointer { old: 8, new: 8 },
+                    Op::Trace {
+                        old: 16,
+                        new: 16,
+                        len: 8
+                    }
+                ]
+            ),
+            "{:?}",
+            plan.ops
+        );
+    }
+
+    #[test]
+    fn adjacent_unchanged_fields_become_one_copy() {
+        let old = sidecar(vec![("a", 0, 0), ("c", 0, 4), ("b", 2, 8)], 16);
+        let new = sidecar(vec![("a", 0, 0), ("c", 0, 4), ("b", 0, 8)], 12);
+        let tf = Transform::default();
+        let mut m = TypeMap::new(&old, &new, &tf);
+        let id = m.plan(3, 3).unwrap();
+        let plan = &m.plans[id as usize];
+        assert!(!plan.identical);
+        assert!(
+            matches!(
+                plan.ops[..],
+                [
+                    Op::Copy {
+                        old: 0,
+                        new: 0,
+                        len: 8
+                    },
+                    Op::Scalar { .. }
+                ]
+            ),
+            "{:?}",
+            plan.ops
+        );
+    }
+
+    #[test]
+    fn plans_are_compiled_once_per_pair() {
+        let s = sidecar(vec![("a", 0, 0)], 4);
+        let tf = Transform::default();
+        let mut m = TypeMap::new(&s, &s, &tf);
+        let first = m.plan(3, 3).unwrap();
+        assert_eq!(m.plan(3, 3).unwrap(), first);
+        assert_eq!(m.plans.len(), 1);
     }
 }

@@ -35,8 +35,19 @@ fn find<'v>(list: &'v [Variable], old: &Variable, new_name: &str) -> Option<&'v 
         Some((f, n)) if !old.function.is_empty() => (f, n),
         _ => (old.function.as_str(), new_name),
     };
-    let cands: Vec<&Variable> = list.iter().filter(|v| v.name == name && v.function == function).collect();
-    cands.iter().find(|v| v.unit == old.unit).or(if cands.len() == 1 { cands.first() } else { None }).copied()
+    let cands: Vec<&Variable> = list
+        .iter()
+        .filter(|v| v.name == name && v.function == function)
+        .collect();
+    cands
+        .iter()
+        .find(|v| v.unit == old.unit)
+        .or(if cands.len() == 1 {
+            cands.first()
+        } else {
+            None
+        })
+        .copied()
 }
 
 pub(crate) fn match_variables(
@@ -47,7 +58,10 @@ pub(crate) fn match_variables(
     let (old, new, tf) = (types.old, types.new, types.tf);
     let mut pairs = Vec::new();
     let mut slots = Vec::new();
-    let lists = [(VarKind::Global, &old.globals, &new.globals), (VarKind::StaticLocal, &old.static_locals, &new.static_locals)];
+    let lists = [
+        (VarKind::Global, &old.globals, &new.globals),
+        (VarKind::StaticLocal, &old.static_locals, &new.static_locals),
+    ];
     for (kind, olds, news) in lists {
         for ov in olds {
             let old_name = var_name(ov);
@@ -76,7 +90,9 @@ pub(crate) fn match_variables(
                 }
                 (None, None, None) => types.compile_untyped(ov.size, nv.size, &new_name)?,
                 _ => {
-                    return Err(TransferError::Sidecar(format!("variable {new_name} is typed in only one of the sidecars")));
+                    return Err(TransferError::Sidecar(format!(
+                        "variable {new_name} is typed in only one of the sidecars"
+                    )));
                 }
             };
             pairs.push(VarPair {

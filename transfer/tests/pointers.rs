@@ -8,7 +8,10 @@ use lucc_transfer::{Biases, Class, Transfer, TransferError, Transform};
 
 const OLD_BIAS: u64 = 0x5555_0000_0000;
 const NEW_BIAS: u64 = 0x5600_0000_0000;
-const BIASES: Biases = Biases { old: OLD_BIAS, new: NEW_BIAS };
+const BIASES: Biases = Biases {
+    old: OLD_BIAS,
+    new: NEW_BIAS,
+};
 const HEAP: u64 = 0x7f00_0000_1000;
 const NODE_SITE: u32 = 77;
 
@@ -30,23 +33,52 @@ struct Fixture {
 fn version(v2: bool) -> (Sidecar, u32) {
     let mut b = B::new();
     let (int, long, ulong, ch) = (b.int(), b.long(), b.ulong(), b.char());
-    let node_fwd = b.add("struct node", 0, TypeKind::Struct { fields: vec![], declaration: true });
+    let node_fwd = b.add(
+        "struct node",
+        0,
+        TypeKind::Struct {
+            fields: vec![],
+            declaration: true,
+        },
+    );
     let node_ptr = b.ptr(Some(node_fwd));
     let node = if v2 {
-        b.strukt("struct node", &[("extra", long), ("key", int), ("next", node_ptr)])
+        b.strukt(
+            "struct node",
+            &[("extra", long), ("key", int), ("next", node_ptr)],
+        )
     } else {
         b.strukt("struct node", &[("key", int), ("next", node_ptr)])
     };
-    let cfg = if v2 { b.strukt("struct cfg", &[("b", int), ("a", int)]) } else { b.strukt("struct cfg", &[("a", int), ("b", int)]) };
+    let cfg = if v2 {
+        b.strukt("struct cfg", &[("b", int), ("a", int)])
+    } else {
+        b.strukt("struct cfg", &[("a", int), ("b", int)])
+    };
     let int_ptr = b.ptr(Some(int));
-    let fn_ty = b.add("void (void)", 0, TypeKind::Function { ret: None, params: vec![], variadic: false });
+    let fn_ty = b.add(
+        "void (void)",
+        0,
+        TypeKind::Function {
+            ret: None,
+            params: vec![],
+            variadic: false,
+        },
+    );
     let fn_ptr = b.ptr(Some(fn_ty));
     let str_ptr = b.ptr(Some(ch));
     let uintptr = b.typedef("uintptr_t", ulong);
     let void_ptr = b.ptr(None);
     let holder = b.strukt(
         "struct holder",
-        &[("heap", node_ptr), ("gp", int_ptr), ("fn", fn_ptr), ("msg", str_ptr), ("cookie", uintptr), ("opaque", void_ptr)],
+        &[
+            ("heap", node_ptr),
+            ("gp", int_ptr),
+            ("fn", fn_ptr),
+            ("msg", str_ptr),
+            ("cookie", uintptr),
+            ("opaque", void_ptr),
+        ],
     );
     b.global("config", cfg, if v2 { 0x6000 } else { 0x4000 });
     b.global("counter", int, if v2 { 0x6100 } else { 0x4100 });
@@ -62,7 +94,12 @@ fn version(v2: bool) -> (Sidecar, u32) {
 fn fixture() -> Fixture {
     let (old, holder_old) = version(false);
     let (new, holder_new) = version(true);
-    Fixture { old, new, holder_old, holder_new }
+    Fixture {
+        old,
+        new,
+        holder_old,
+        holder_new,
+    }
 }
 
 const HEAP_OFF: u64 = 0;
@@ -73,8 +110,16 @@ const COOKIE_OFF: u64 = 32;
 const OPAQUE_OFF: u64 = 40;
 
 /// Converts one `struct holder` whose words are given.
-fn holder(f: &Fixture, tf: &Transform, space: &Space, words: &[(u64, u64)]) -> Result<(Vec<u8>, Transfer<'static>), TransferError> {
-    let (old, new) = (Box::leak(Box::new(f.old.clone())), Box::leak(Box::new(f.new.clone())));
+fn holder(
+    f: &Fixture,
+    tf: &Transform,
+    space: &Space,
+    words: &[(u64, u64)],
+) -> Result<(Vec<u8>, Transfer<'static>), TransferError> {
+    let (old, new) = (
+        Box::leak(Box::new(f.old.clone())),
+        Box::leak(Box::new(f.new.clone())),
+    );
     let tf = Box::leak(Box::new(tf.clone()));
     let mut t = Transfer::new(old, new, tf, BIASES)?;
     let plan = t.plan(f.holder_old, f.holder_new)?;
@@ -95,7 +140,13 @@ fn nodes(moved: bool) -> Space {
 #[test]
 fn pointer_to_an_unchanged_heap_object_keeps_its_value() {
     let f = fixture();
-    let (out, t) = holder(&f, &Transform::default(), &nodes(false), &[(HEAP_OFF, HEAP)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &nodes(false),
+        &[(HEAP_OFF, HEAP)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, HEAP_OFF), HEAP);
     assert_eq!(t.report().pointers.heap_unchanged, 1);
 }
@@ -104,7 +155,13 @@ fn pointer_to_an_unchanged_heap_object_keeps_its_value() {
 fn interior_pointer_into_a_moved_object_follows_its_field() {
     let f = fixture();
     // Points at old node.next (offset 8), which is at offset 16 in v2.
-    let (out, t) = holder(&f, &Transform::default(), &nodes(true), &[(OPAQUE_OFF, HEAP + 8), (HEAP_OFF, HEAP)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &nodes(true),
+        &[(OPAQUE_OFF, HEAP + 8), (HEAP_OFF, HEAP)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, OPAQUE_OFF), HEAP + 0x1000 + 16);
     assert_eq!(r64(&out, HEAP_OFF), HEAP + 0x1000);
     assert_eq!(t.report().pointers.heap_forwarded, 2);
@@ -114,18 +171,36 @@ fn interior_pointer_into_a_moved_object_follows_its_field() {
 fn pointer_to_a_global_field_moves_with_the_global_and_its_layout() {
     let f = fixture();
     // &config.b: old 0x4000 + 4, new 0x6000 + 0.
-    let (out, t) = holder(&f, &Transform::default(), &Space::default(), &[(GP_OFF, OLD_BIAS + 0x4004)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &Space::default(),
+        &[(GP_OFF, OLD_BIAS + 0x4004)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, GP_OFF), NEW_BIAS + 0x6000);
     assert_eq!(t.report().pointers.global, 1);
     // &config.a: old offset 0, new offset 4.
-    let (out, _) = holder(&f, &Transform::default(), &Space::default(), &[(GP_OFF, OLD_BIAS + 0x4000)]).unwrap();
+    let (out, _) = holder(
+        &f,
+        &Transform::default(),
+        &Space::default(),
+        &[(GP_OFF, OLD_BIAS + 0x4000)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, GP_OFF), NEW_BIAS + 0x6000);
 }
 
 #[test]
 fn pointer_to_a_static_local_follows_function_and_name() {
     let f = fixture();
-    let (out, t) = holder(&f, &Transform::default(), &Space::default(), &[(GP_OFF, OLD_BIAS + 0x4200)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &Space::default(),
+        &[(GP_OFF, OLD_BIAS + 0x4200)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, GP_OFF), NEW_BIAS + 0x6200);
     assert_eq!(t.report().pointers.static_local, 1);
 }
@@ -133,7 +208,13 @@ fn pointer_to_a_static_local_follows_function_and_name() {
 #[test]
 fn function_pointer_follows_the_function_name() {
     let f = fixture();
-    let (out, t) = holder(&f, &Transform::default(), &Space::default(), &[(FN_OFF, OLD_BIAS + 0x1000)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &Space::default(),
+        &[(FN_OFF, OLD_BIAS + 0x1000)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, FN_OFF), NEW_BIAS + 0x1100);
     assert_eq!(t.report().pointers.function, 1);
 }
@@ -141,15 +222,28 @@ fn function_pointer_follows_the_function_name() {
 #[test]
 fn pointer_to_a_removed_function_is_an_error() {
     let f = fixture();
-    let err = holder(&f, &Transform::default(), &Space::default(), &[(FN_OFF, OLD_BIAS + 0x1200)]).err().unwrap();
-    assert!(matches!(&err, TransferError::FunctionGone { name, .. } if name == "old_fn"), "{err}");
+    let err = holder(
+        &f,
+        &Transform::default(),
+        &Space::default(),
+        &[(FN_OFF, OLD_BIAS + 0x1200)],
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(&err, TransferError::FunctionGone { name, .. } if name == "old_fn"),
+        "{err}"
+    );
 }
 
 #[test]
 fn string_literal_is_found_again_by_the_caller_or_kept_and_counted() {
     let f = fixture();
     let lit = OLD_BIAS + 0x9000;
-    let mut space = Space { rodata: Some(OLD_BIAS + 0x8000..OLD_BIAS + 0xa000), ..Default::default() };
+    let mut space = Space {
+        rodata: Some(OLD_BIAS + 0x8000..OLD_BIAS + 0xa000),
+        ..Default::default()
+    };
     space.rodata_moves.insert(lit, NEW_BIAS + 0x9100);
     let (out, t) = holder(&f, &Transform::default(), &space, &[(MSG_OFF, lit)]).unwrap();
     assert_eq!(r64(&out, MSG_OFF), NEW_BIAS + 0x9100);
@@ -163,16 +257,32 @@ fn string_literal_is_found_again_by_the_caller_or_kept_and_counted() {
 fn null_and_dangling_pointers_are_kept() {
     let f = fixture();
     let dangling = 0x7f00_dead_0000;
-    let (out, t) = holder(&f, &Transform::default(), &nodes(true), &[(HEAP_OFF, 0), (GP_OFF, dangling)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &nodes(true),
+        &[(HEAP_OFF, 0), (GP_OFF, dangling)],
+    )
+    .unwrap();
     assert_eq!((r64(&out, HEAP_OFF), r64(&out, GP_OFF)), (0, dangling));
     let p = t.report().pointers;
-    assert_eq!((p.null, p.unknown), (4, 1), "null: heap, fn, msg, opaque (cookie is no pointer); {p:?}");
+    assert_eq!(
+        (p.null, p.unknown),
+        (4, 1),
+        "null: heap, fn, msg, opaque (cookie is no pointer); {p:?}"
+    );
 }
 
 #[test]
 fn integer_in_uintptr_field_that_looks_like_a_heap_address_is_unchanged_but_pins() {
     let f = fixture();
-    let (out, t) = holder(&f, &Transform::default(), &nodes(false), &[(COOKIE_OFF, HEAP + 4)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &nodes(false),
+        &[(COOKIE_OFF, HEAP + 4)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, COOKIE_OFF), HEAP + 4);
     assert!(t.pinned().contains(&HEAP));
     let r = t.report();
@@ -182,21 +292,56 @@ fn integer_in_uintptr_field_that_looks_like_a_heap_address_is_unchanged_but_pins
 #[test]
 fn untyped_reference_to_an_object_that_must_move_fails_the_update() {
     let f = fixture();
-    let err = holder(&f, &Transform::default(), &nodes(true), &[(COOKIE_OFF, HEAP)]).err().unwrap();
-    assert!(matches!(err, TransferError::PinnedMoved { base: HEAP, site: NODE_SITE, .. }), "{err}");
+    let err = holder(
+        &f,
+        &Transform::default(),
+        &nodes(true),
+        &[(COOKIE_OFF, HEAP)],
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(
+            err,
+            TransferError::PinnedMoved {
+                base: HEAP,
+                site: NODE_SITE,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn uintptr_holding_exactly_a_function_address_moves_with_it_unless_forbidden() {
     let f = fixture();
-    let (out, t) = holder(&f, &Transform::default(), &Space::default(), &[(COOKIE_OFF, OLD_BIAS + 0x1000)]).unwrap();
+    let (out, t) = holder(
+        &f,
+        &Transform::default(),
+        &Space::default(),
+        &[(COOKIE_OFF, OLD_BIAS + 0x1000)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, COOKIE_OFF), NEW_BIAS + 0x1100);
     assert_eq!(t.report().conservative_rewritten, 1);
     // Inside a function, not at its start: left alone.
-    let (out, _) = holder(&f, &Transform::default(), &Space::default(), &[(COOKIE_OFF, OLD_BIAS + 0x1008)]).unwrap();
+    let (out, _) = holder(
+        &f,
+        &Transform::default(),
+        &Space::default(),
+        &[(COOKIE_OFF, OLD_BIAS + 0x1008)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, COOKIE_OFF), OLD_BIAS + 0x1008);
     let forbid = Transform::parse("trace_untyped = false\n").unwrap();
-    let (out, _) = holder(&f, &forbid, &Space::default(), &[(COOKIE_OFF, OLD_BIAS + 0x1000)]).unwrap();
+    let (out, _) = holder(
+        &f,
+        &forbid,
+        &Space::default(),
+        &[(COOKIE_OFF, OLD_BIAS + 0x1000)],
+    )
+    .unwrap();
     assert_eq!(r64(&out, COOKIE_OFF), OLD_BIAS + 0x1000);
 }
 
@@ -205,7 +350,12 @@ fn untyped_block_is_traced_word_by_word() {
     let f = fixture();
     let tf = Transform::default();
     let mut t = Transfer::new(&f.old, &f.new, &tf, BIASES).unwrap();
-    let block = Bytes::zero(32).u64(0, 12345).u64(8, OLD_BIAS + 0x4100).u64(16, HEAP + 8).u64(24, OLD_BIAS + 0x1000).0;
+    let block = Bytes::zero(32)
+        .u64(0, 12345)
+        .u64(8, OLD_BIAS + 0x4100)
+        .u64(16, HEAP + 8)
+        .u64(24, OLD_BIAS + 0x1000)
+        .0;
     let mut out = block.clone();
     t.trace_untyped(&block, &mut out, &nodes(false)).unwrap();
     assert_eq!(r64(&out, 0), 12345);
@@ -223,7 +373,10 @@ fn pin_scan_finds_untyped_references_without_converting() {
     let tf = Transform::default();
     let mut t = Transfer::new(&f.old, &f.new, &tf, BIASES).unwrap();
     let plan = t.plan(f.holder_old, f.holder_new).unwrap();
-    let two = Bytes::zero(96).u64(COOKIE_OFF, 42).u64(48 + COOKIE_OFF, HEAP + 12).0;
+    let two = Bytes::zero(96)
+        .u64(COOKIE_OFF, 42)
+        .u64(48 + COOKIE_OFF, HEAP + 12)
+        .0;
     t.pin_scan(plan, &two, &nodes(true)).unwrap();
     assert_eq!(t.pinned().iter().copied().collect::<Vec<_>>(), vec![HEAP]);
 }
@@ -235,9 +388,20 @@ fn classify_names_what_a_value_points_at() {
     let t = Transfer::new(&f.old, &f.new, &tf, BIASES).unwrap();
     let s = nodes(false);
     assert_eq!(t.classify(0, &s), Class::Null);
-    assert!(matches!(t.classify(HEAP + 3, &s), Class::Heap { offset: 3, .. }));
-    assert_eq!(t.classify(OLD_BIAS + 0x1000, &s), Class::OldFunction { name: "handler".into() });
-    assert!(matches!(t.classify(OLD_BIAS + 0x4004, &s), Class::OldVariable { offset: 4, .. }));
+    assert!(matches!(
+        t.classify(HEAP + 3, &s),
+        Class::Heap { offset: 3, .. }
+    ));
+    assert_eq!(
+        t.classify(OLD_BIAS + 0x1000, &s),
+        Class::OldFunction {
+            name: "handler".into()
+        }
+    );
+    assert!(matches!(
+        t.classify(OLD_BIAS + 0x4004, &s),
+        Class::OldVariable { offset: 4, .. }
+    ));
     assert_eq!(t.classify(1234, &s), Class::Unknown);
 }
 
@@ -252,10 +416,65 @@ fn moved_heap_block_is_rebuilt_with_its_pointers_forwarded() {
     assert_eq!((info.old_size, info.new_size), (16, 24));
     // Two nodes in one block, the first pointing at the second.
     let space = Space::default().object(HEAP, 32, NODE_SITE, Some(HEAP + 0x1000));
-    let old = Bytes::zero(32).i32(0, 1).u64(8, HEAP + 16).i32(16, 2).u64(24, 0).0;
+    let old = Bytes::zero(32)
+        .i32(0, 1)
+        .u64(8, HEAP + 16)
+        .i32(16, 2)
+        .u64(24, 0)
+        .0;
     let mut new = vec![0xff; 48];
     t.convert_objects(plan, &old, &mut new, &space).unwrap();
-    assert_eq!((r64(&new, 0), r32(&new, 8), r64(&new, 16)), (0, 1, HEAP + 0x1000 + 24));
+    assert_eq!(
+        (r64(&new, 0), r32(&new, 8), r64(&new, 16)),
+        (0, 1, HEAP + 0x1000 + 24)
+    );
     assert_eq!((r64(&new, 24), r32(&new, 32), r64(&new, 40)), (0, 2, 0));
     assert_eq!(t.report().objects, 2);
+}
+
+#[test]
+fn interior_pointer_into_a_dropped_field_is_an_error() {
+    // v2 of struct node without `key`: a pointer to old node.key has no target.
+    let f = fixture();
+    let mut new = f.new.clone();
+    let node = new.sites[0].ty.unwrap() as usize;
+    if let TypeKind::Struct { fields, .. } = &mut new.types[node].kind {
+        fields.retain(|x| x.name != "key");
+    }
+    let tf = Transform::default();
+    let mut t = Transfer::new(&f.old, &new, &tf, BIASES).unwrap();
+    let err = t.remap_pointer(HEAP, &nodes(true)).unwrap();
+    assert_eq!(
+        err,
+        HEAP + 0x1000,
+        "the object's start still maps to the new object's start"
+    );
+    let err = t.remap_pointer(HEAP + 2, &nodes(true)).unwrap_err();
+    assert!(
+        matches!(err, TransferError::InteriorGone { offset: 2, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn pointer_to_a_dropped_global_is_an_error_and_one_past_the_end_is_kept_in_bounds() {
+    let f = fixture();
+    let mut new = f.new.clone();
+    new.globals.retain(|g| g.name != "counter");
+    let tf = Transform::default();
+    let mut t = Transfer::new(&f.old, &new, &tf, BIASES).unwrap();
+    let err = t
+        .remap_pointer(OLD_BIAS + 0x4100, &Space::default())
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransferError::VariableGone { name, .. } if name == "counter"),
+        "{err}"
+    );
+    // &config + 1 (one past its 8 bytes) follows config, not the next variable.
+    assert_eq!(
+        t.remap_pointer(OLD_BIAS + 0x4008, &Space::default())
+            .unwrap(),
+        NEW_BIAS + 0x6008
+    );
+    assert!(t.report().variables_dropped_undeclared.contains("counter"));
 }

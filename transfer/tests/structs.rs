@@ -18,7 +18,16 @@ fn added_field_is_zeroed_and_reported() {
     let int = n.int();
     let nt = n.strukt("struct conn", &[("fd", int), ("retries", int)]);
     let (old, new) = (o.done(), n.done());
-    let (out, rep) = convert(&old, &new, &no_tf(), ot, nt, &Bytes::zero(4).i32(0, 7).0, &Space::default()).unwrap();
+    let (out, rep) = convert(
+        &old,
+        &new,
+        &no_tf(),
+        ot,
+        nt,
+        &Bytes::zero(4).i32(0, 7).0,
+        &Space::default(),
+    )
+    .unwrap();
     assert_eq!((r32(&out, 0), r32(&out, 4)), (7, 0));
     assert!(rep.fields_added.contains("struct conn.retries"), "{rep:?}");
 }
@@ -28,7 +37,11 @@ fn removed_field_is_dropped_and_reported_as_undeclared_unless_declared() {
     let build = |with: bool| {
         let mut b = B::new();
         let int = b.int();
-        let f: Vec<(&str, u32)> = if with { vec![("a", int), ("legacy", int), ("b", int)] } else { vec![("a", int), ("b", int)] };
+        let f: Vec<(&str, u32)> = if with {
+            vec![("a", int), ("legacy", int), ("b", int)]
+        } else {
+            vec![("a", int), ("b", int)]
+        };
         let t = b.strukt("struct s", &f);
         (b.done(), t)
     };
@@ -92,19 +105,37 @@ fn long_narrows_to_short_when_the_value_fits() {
 #[test]
 fn narrowing_out_of_range_names_type_field_and_value() {
     let err = scalar_change(B::long, B::short, &70000i64.to_ne_bytes()).unwrap_err();
-    assert!(matches!(err, TransferError::OutOfRange { value: 70000, .. }), "{err:?}");
+    assert!(
+        matches!(err, TransferError::OutOfRange { value: 70000, .. }),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("struct s.x") && msg.contains("70000") && msg.contains("short"), "{msg}");
+    assert!(
+        msg.contains("struct s.x") && msg.contains("70000") && msg.contains("short"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn signed_to_unsigned_rejects_negatives_and_keeps_positives() {
     let err = scalar_change(B::int, B::uint, &(-1i32).to_ne_bytes()).unwrap_err();
-    assert!(matches!(err, TransferError::OutOfRange { value: -1, .. }), "{err}");
+    assert!(
+        matches!(err, TransferError::OutOfRange { value: -1, .. }),
+        "{err}"
+    );
     let out = scalar_change(B::int, B::uint, &41i32.to_ne_bytes()).unwrap();
     assert_eq!(r32(&out, 0), 41);
     let err = scalar_change(B::uint, B::int, &u32::MAX.to_ne_bytes()).unwrap_err();
-    assert!(matches!(err, TransferError::OutOfRange { value: 4294967295, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            TransferError::OutOfRange {
+                value: 4294967295,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -116,14 +147,25 @@ fn float_becomes_double() {
 #[test]
 fn bool_to_int_and_int_to_bool() {
     assert_eq!(r32(&scalar_change(B::bool, B::int, &[1]).unwrap(), 0), 1);
-    assert_eq!(scalar_change(B::int, B::bool, &1i32.to_ne_bytes()).unwrap()[0], 1);
-    assert!(matches!(scalar_change(B::int, B::bool, &2i32.to_ne_bytes()), Err(TransferError::OutOfRange { value: 2, .. })));
+    assert_eq!(
+        scalar_change(B::int, B::bool, &1i32.to_ne_bytes()).unwrap()[0],
+        1
+    );
+    assert!(matches!(
+        scalar_change(B::int, B::bool, &2i32.to_ne_bytes()),
+        Err(TransferError::OutOfRange { value: 2, .. })
+    ));
 }
 
 #[test]
 fn enum_maps_by_enumerator_name_when_values_are_renumbered() {
     let old_enum = |b: &mut B| b.enm("enum state", &[("IDLE", 0), ("BUSY", 1), ("DONE", 2)]);
-    let new_enum = |b: &mut B| b.enm("enum state", &[("NEW", 0), ("IDLE", 1), ("BUSY", 2), ("DONE", 3)]);
+    let new_enum = |b: &mut B| {
+        b.enm(
+            "enum state",
+            &[("NEW", 0), ("IDLE", 1), ("BUSY", 2), ("DONE", 3)],
+        )
+    };
     let out = scalar_change(old_enum, new_enum, &1i32.to_ne_bytes()).unwrap();
     assert_eq!(r32(&out, 0), 2, "BUSY was 1, is 2");
 }
@@ -133,20 +175,38 @@ fn enum_value_without_counterpart_is_an_error() {
     let old_enum = |b: &mut B| b.enm("enum state", &[("IDLE", 0), ("GONE", 1)]);
     let new_enum = |b: &mut B| b.enm("enum state", &[("IDLE", 0), ("BUSY", 5)]);
     let err = scalar_change(old_enum, new_enum, &1i32.to_ne_bytes()).unwrap_err();
-    assert!(matches!(err, TransferError::NoEnumerator { value: 1, .. }), "{err}");
-    assert!(err.to_string().contains("struct s.x") && err.to_string().contains("enum state"), "{err}");
+    assert!(
+        matches!(err, TransferError::NoEnumerator { value: 1, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("struct s.x") && err.to_string().contains("enum state"),
+        "{err}"
+    );
 }
 
 #[test]
 fn int_becomes_enum_by_value_and_enum_becomes_int() {
     let new_enum = |b: &mut B| b.enm("enum mode", &[("A", 3), ("B", 7)]);
-    assert_eq!(r32(&scalar_change(B::int, new_enum, &7i32.to_ne_bytes()).unwrap(), 0), 7);
+    assert_eq!(
+        r32(
+            &scalar_change(B::int, new_enum, &7i32.to_ne_bytes()).unwrap(),
+            0
+        ),
+        7
+    );
     assert!(matches!(
         scalar_change(B::int, new_enum, &4i32.to_ne_bytes()),
         Err(TransferError::NoEnumerator { value: 4, .. })
     ));
     let old_enum = |b: &mut B| b.enm("enum mode", &[("A", 3), ("B", 7)]);
-    assert_eq!(r64(&scalar_change(old_enum, B::long, &3i32.to_ne_bytes()).unwrap(), 0), 3);
+    assert_eq!(
+        r64(
+            &scalar_change(old_enum, B::long, &3i32.to_ne_bytes()).unwrap(),
+            0
+        ),
+        3
+    );
 }
 
 #[test]
@@ -160,7 +220,10 @@ fn pointer_field_that_became_an_integer_cannot_be_converted() {
     let nt = n.strukt("struct conn", &[("fd", p)]);
     let (old, new) = (o.done(), n.done());
     let err = convert(&old, &new, &no_tf(), ot, nt, &[0; 4], &Space::default()).unwrap_err();
-    assert_eq!(err.to_string(), "struct conn.fd: int -> struct sock *: cannot convert");
+    assert_eq!(
+        err.to_string(),
+        "struct conn.fd: int -> struct sock *: cannot convert"
+    );
 }
 
 #[test]
@@ -174,13 +237,21 @@ fn struct_that_became_a_scalar_cannot_be_converted_unless_set() {
     let nt = n.strukt("struct s", &[("x", long)]);
     let (old, new) = (o.done(), n.done());
     let err = convert(&old, &new, &no_tf(), ot, nt, &[0; 4], &Space::default()).unwrap_err();
-    assert_eq!(err.to_string(), "struct s.x: struct inner -> long: cannot convert");
+    assert_eq!(
+        err.to_string(),
+        "struct s.x: struct inner -> long: cannot convert"
+    );
     let tf = Transform::parse("[types.\"struct s\".fields.x]\nset = 12\n").unwrap();
     let (out, _) = convert(&old, &new, &tf, ot, nt, &[0; 4], &Space::default()).unwrap();
     assert_eq!(r64(&out, 0), 12);
 }
 
-fn array_change(old_count: u64, new_count: u64, values: &[i32], tf: &Transform) -> Result<Vec<u8>, TransferError> {
+fn array_change(
+    old_count: u64,
+    new_count: u64,
+    values: &[i32],
+    tf: &Transform,
+) -> Result<Vec<u8>, TransferError> {
     let mut o = B::new();
     let int = o.int();
     let a = o.array(int, old_count);
@@ -200,7 +271,10 @@ fn array_change(old_count: u64, new_count: u64, values: &[i32], tf: &Transform) 
 #[test]
 fn grown_array_keeps_elements_and_zero_fills() {
     let out = array_change(2, 4, &[5, 6], &no_tf()).unwrap();
-    assert_eq!((0..4).map(|i| r32(&out, i * 4)).collect::<Vec<_>>(), vec![5, 6, 0, 0]);
+    assert_eq!(
+        (0..4).map(|i| r32(&out, i * 4)).collect::<Vec<_>>(),
+        vec![5, 6, 0, 0]
+    );
 }
 
 #[test]
@@ -208,7 +282,18 @@ fn shrunk_array_truncates_zero_tail_but_refuses_data_loss() {
     let out = array_change(4, 2, &[5, 6, 0, 0], &no_tf()).unwrap();
     assert_eq!((r32(&out, 0), r32(&out, 4), out.len()), (5, 6, 8));
     let err = array_change(4, 2, &[5, 6, 0, 9], &no_tf()).unwrap_err();
-    assert!(matches!(err, TransferError::Truncation { old: 4, new: 2, index: 3, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            TransferError::Truncation {
+                old: 4,
+                new: 2,
+                index: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("struct s.a"), "{err}");
     let tf = Transform::parse("[types.\"struct s\"]\nallow_truncate = true\n").unwrap();
     let out = array_change(4, 2, &[5, 6, 0, 9], &tf).unwrap();
@@ -230,7 +315,10 @@ fn array_of_changed_structs_converts_each_element() {
     let (old, new) = (o.done(), n.done());
     let value = Bytes::zero(6).i16(0, 1).i16(2, -2).i16(4, 3).0;
     let (out, _) = convert(&old, &new, &no_tf(), ot, nt, &value, &Space::default()).unwrap();
-    assert_eq!((r64(&out, 0), r64(&out, 8) as i64, r64(&out, 16)), (1, -2, 3));
+    assert_eq!(
+        (r64(&out, 0), r64(&out, 8) as i64, r64(&out, 16)),
+        (1, -2, 3)
+    );
 }
 
 #[test]
@@ -247,7 +335,10 @@ fn nested_struct_is_converted_recursively_through_typedefs() {
     let (old, new) = (o.done(), n.done());
     let value = Bytes::zero(8).i32(0, 42).i16(4, -1).i16(6, 2).0;
     let (out, rep) = convert(&old, &new, &no_tf(), ot, nt, &value, &Space::default()).unwrap();
-    assert_eq!((r32(&out, 0), r32(&out, 4), r32(&out, 8), r32(&out, 12)), (2, -1, 0, 42));
+    assert_eq!(
+        (r32(&out, 0), r32(&out, 4), r32(&out, 8), r32(&out, 12)),
+        (2, -1, 0, 42)
+    );
     assert!(rep.fields_added.contains("struct point.z"));
 }
 
@@ -256,24 +347,60 @@ fn bitfields_are_extracted_and_inserted_with_range_checks() {
     // old: struct flags { unsigned a:3; int b:5; unsigned c:4; }
     let mut o = B::new();
     let (u, i) = (o.uint(), o.int());
-    let ot = o.strukt_raw("struct flags", 4, vec![bitfield("a", u, 0, 0, 3), bitfield("b", i, 0, 3, 5), bitfield("c", u, 0, 8, 4)]);
+    let ot = o.strukt_raw(
+        "struct flags",
+        4,
+        vec![
+            bitfield("a", u, 0, 0, 3),
+            bitfield("b", i, 0, 3, 5),
+            bitfield("c", u, 0, 8, 4),
+        ],
+    );
     // new: struct flags { int b:7; unsigned a:2; int wide; unsigned c:4 at bit 40 }
     let mut n = B::new();
     let (u, i) = (n.uint(), n.int());
     let nt = n.strukt_raw(
         "struct flags",
         8,
-        vec![bitfield("b", i, 0, 0, 7), bitfield("a", u, 0, 7, 2), bitfield("c", u, 4, 4, 4)],
+        vec![
+            bitfield("b", i, 0, 0, 7),
+            bitfield("a", u, 0, 7, 2),
+            bitfield("c", u, 4, 4, 4),
+        ],
     );
     let (old, new) = (o.done(), n.done());
     let word = |a: u32, b: i32, c: u32| (a | (((b as u32) & 0x1f) << 3) | (c << 8)).to_ne_bytes();
-    let (out, _) = convert(&old, &new, &no_tf(), ot, nt, &word(3, -9, 11), &Space::default()).unwrap();
+    let (out, _) = convert(
+        &old,
+        &new,
+        &no_tf(),
+        ot,
+        nt,
+        &word(3, -9, 11),
+        &Space::default(),
+    )
+    .unwrap();
     let lo = u32::from_ne_bytes(out[0..4].try_into().unwrap());
     let b = ((lo & 0x7f) as i32) << 25 >> 25;
     assert_eq!((b, (lo >> 7) & 3, (out[4] >> 4) & 0xf), (-9, 3, 11));
-    let err = convert(&old, &new, &no_tf(), ot, nt, &word(5, 0, 0), &Space::default()).unwrap_err();
-    assert!(matches!(err, TransferError::OutOfRange { value: 5, .. }), "{err}");
-    assert!(err.to_string().contains("struct flags.a") && err.to_string().contains(": 2"), "{err}");
+    let err = convert(
+        &old,
+        &new,
+        &no_tf(),
+        ot,
+        nt,
+        &word(5, 0, 0),
+        &Space::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, TransferError::OutOfRange { value: 5, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("struct flags.a") && err.to_string().contains(": 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -292,7 +419,13 @@ fn union_with_identical_layout_is_copied_as_is() {
     let (mut new, nt, _) = build();
     // Force a change around the union: the struct gains a field.
     if let lucc_abi::sidecar::TypeKind::Struct { fields, .. } = &mut new.types[nt as usize].kind {
-        fields.push(lucc_abi::sidecar::Field { name: "more".into(), ty: 0, offset: 8, bit_offset: None, bit_size: None });
+        fields.push(lucc_abi::sidecar::Field {
+            name: "more".into(),
+            ty: 0,
+            offset: 8,
+            bit_offset: None,
+            bit_size: None,
+        });
     }
     new.types[nt as usize].size = 12;
     let value = Bytes::zero(8).f32(0, 2.5).i32(4, 1).0;
@@ -300,7 +433,12 @@ fn union_with_identical_layout_is_copied_as_is() {
     assert_eq!(&out[0..8], &value[..]);
 }
 
-fn tagged_union_pair() -> (lucc_abi::sidecar::Sidecar, u32, lucc_abi::sidecar::Sidecar, u32) {
+fn tagged_union_pair() -> (
+    lucc_abi::sidecar::Sidecar,
+    u32,
+    lucc_abi::sidecar::Sidecar,
+    u32,
+) {
     // old: struct val { int type; union { int i; char s[8]; } u; }
     let mut o = B::new();
     let (int, ch) = (o.int(), o.char());
@@ -321,7 +459,10 @@ fn union_whose_layout_changed_needs_an_active_member() {
     let (old, ot, new, nt) = tagged_union_pair();
     let err = convert(&old, &new, &no_tf(), ot, nt, &[0; 12], &Space::default()).unwrap_err();
     assert!(matches!(err, TransferError::Union { .. }), "{err}");
-    assert!(err.to_string().contains("union payload") && err.to_string().contains("struct val.u"), "{err}");
+    assert!(
+        err.to_string().contains("union payload") && err.to_string().contains("struct val.u"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -358,6 +499,7 @@ fn unchanged_type_is_one_copy_and_needs_no_move() {
     assert!(t.plan_info(plan).identical);
     let value: Vec<u8> = (0..16).collect();
     let mut out = vec![0; 16];
-    t.convert_objects(plan, &value, &mut out, &Space::default()).unwrap();
+    t.convert_objects(plan, &value, &mut out, &Space::default())
+        .unwrap();
     assert_eq!(out, value, "padding included: bytes as is");
 }

@@ -16,7 +16,10 @@ fn unknown_key_is_an_error_naming_the_key() {
 
 #[test]
 fn active_map_keys_must_be_integers() {
-    let err = Transform::parse("[types.\"struct v\".fields.u]\nactive = { tag_field = \"t\", map = { x = \"i\" } }\n").unwrap_err();
+    let err = Transform::parse(
+        "[types.\"struct v\".fields.u]\nactive = { tag_field = \"t\", map = { x = \"i\" } }\n",
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("`x`"), "{err}");
 }
 
@@ -29,11 +32,15 @@ fn renamed_field_keeps_its_value() {
     let int = n.int();
     let nt = n.strukt("struct conn", &[("fd", int), ("port", int)]);
     let (old, new) = (o.done(), n.done());
-    let tf = Transform::parse("[types.\"struct conn\".fields.fd]\nrenamed_from = \"sock\"\n").unwrap();
+    let tf =
+        Transform::parse("[types.\"struct conn\".fields.fd]\nrenamed_from = \"sock\"\n").unwrap();
     let value = Bytes::zero(8).i32(0, 9).i32(4, 80).0;
     let (out, rep) = convert(&old, &new, &tf, ot, nt, &value, &Space::default()).unwrap();
     assert_eq!((r32(&out, 0), r32(&out, 4)), (9, 80));
-    assert!(rep.fields_added.is_empty() && rep.fields_dropped.is_empty(), "{rep:?}");
+    assert!(
+        rep.fields_added.is_empty() && rep.fields_dropped.is_empty(),
+        "{rep:?}"
+    );
 }
 
 #[test]
@@ -48,9 +55,22 @@ fn renamed_type_matches_its_old_name() {
     let nt = n.strukt("struct server", &[("c", inner), ("x", int)]);
     let (old, new) = (o.done(), n.done());
     let value = Bytes::zero(4).i32(0, -3).0;
-    let err = convert(&old, &new, &Transform::default(), ot, nt, &value, &Space::default()).unwrap_err();
-    assert_eq!(err.to_string(), "struct server.c: struct connection -> struct conn: cannot convert");
-    let tf = Transform::parse("[types.\"struct conn\"]\nrenamed_from = \"struct connection\"\n").unwrap();
+    let err = convert(
+        &old,
+        &new,
+        &Transform::default(),
+        ot,
+        nt,
+        &value,
+        &Space::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "struct server.c: struct connection -> struct conn: cannot convert"
+    );
+    let tf = Transform::parse("[types.\"struct conn\"]\nrenamed_from = \"struct connection\"\n")
+        .unwrap();
     let (out, _) = convert(&old, &new, &tf, ot, nt, &value, &Space::default()).unwrap();
     assert_eq!(r64(&out, 0) as i64, -3);
 }
@@ -68,7 +88,16 @@ fn added_field_can_be_set_to_a_constant() {
         "[types.\"struct cfg\".fields.limit]\nset = 100\n[types.\"struct cfg\".fields.ratio]\nset = 0.25\n",
     )
     .unwrap();
-    let (out, _) = convert(&old, &new, &tf, ot, nt, &Bytes::zero(4).i32(0, 1).0, &Space::default()).unwrap();
+    let (out, _) = convert(
+        &old,
+        &new,
+        &tf,
+        ot,
+        nt,
+        &Bytes::zero(4).i32(0, 1).0,
+        &Space::default(),
+    )
+    .unwrap();
     assert_eq!((r32(&out, 0), r32(&out, 4), rf64(&out, 8)), (1, 100, 0.25));
 }
 
@@ -97,21 +126,37 @@ fn renamed_global_is_converted_into_its_new_name() {
     let mut t = Transfer::new(&old, &new, &tf, Default::default()).unwrap();
     let vars = t.variables().to_vec();
     let names: Vec<_> = vars.iter().map(|v| (v.name.as_str(), v.kind)).collect();
-    assert_eq!(names, vec![("connections", VarKind::Global), ("mode", VarKind::Global), ("serve::hits", VarKind::StaticLocal)]);
+    assert_eq!(
+        names,
+        vec![
+            ("connections", VarKind::Global),
+            ("mode", VarKind::Global),
+            ("serve::hits", VarKind::StaticLocal)
+        ]
+    );
     let c = &vars[0];
-    assert_eq!((c.old_address, c.new_address, c.old_size, c.new_size), (0x4000, 0x5000, 2, 8));
+    assert_eq!(
+        (c.old_address, c.new_address, c.old_size, c.new_size),
+        (0x4000, 0x5000, 2, 8)
+    );
     let mut out = vec![0; 8];
-    t.convert_variable(0, &(-12i16).to_ne_bytes(), &mut out, &Space::default()).unwrap();
+    t.convert_variable(0, &(-12i16).to_ne_bytes(), &mut out, &Space::default())
+        .unwrap();
     assert_eq!(r64(&out, 0) as i64, -12);
     let mut out = vec![0; 4];
-    t.convert_variable(1, &7i32.to_ne_bytes(), &mut out, &Space::default()).unwrap();
+    t.convert_variable(1, &7i32.to_ne_bytes(), &mut out, &Space::default())
+        .unwrap();
     assert_eq!(r32(&out, 0), 2, "set by the transform file");
     let mut out = vec![0; 8];
-    t.convert_variable(2, &5i32.to_ne_bytes(), &mut out, &Space::default()).unwrap();
+    t.convert_variable(2, &5i32.to_ne_bytes(), &mut out, &Space::default())
+        .unwrap();
     assert_eq!(r64(&out, 0), 5);
     let r = t.report();
     assert_eq!((r.globals, r.static_locals, r.bytes), (2, 1, 20));
-    assert!(r.variables_dropped.contains("legacy") && r.variables_dropped_undeclared.is_empty(), "{r:?}");
+    assert!(
+        r.variables_dropped.contains("legacy") && r.variables_dropped_undeclared.is_empty(),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -127,7 +172,9 @@ fn global_conversion_error_names_the_global() {
     let tf = Transform::default();
     let mut t = Transfer::new(&old, &new, &tf, Default::default()).unwrap();
     let mut out = vec![0; 1];
-    let err = t.convert_variable(0, &300i16.to_ne_bytes(), &mut out, &Space::default()).unwrap_err();
+    let err = t
+        .convert_variable(0, &300i16.to_ne_bytes(), &mut out, &Space::default())
+        .unwrap_err();
     assert_eq!(err.to_string(), "nconns: value 300 does not fit in char");
     assert!(t.report().variables_dropped_undeclared.contains("legacy"));
 }

@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use lucc_abi::sidecar::{BaseEncoding, Enumerator, Field, Function, Sidecar, Site, TypeDef, TypeId, TypeKind, Variable};
+use lucc_abi::sidecar::{
+    BaseEncoding, Enumerator, Field, Function, Sidecar, Site, TypeDef, TypeId, TypeKind, Variable,
+};
 use lucc_transfer::{HeapObject, PointerSpace};
 
 #[derive(Default)]
@@ -23,7 +25,12 @@ impl B {
 
     pub fn add(&mut self, name: &str, size: u64, kind: TypeKind) -> TypeId {
         let id = self.sc.types.len() as TypeId;
-        self.sc.types.push(TypeDef { id, name: name.into(), size, kind });
+        self.sc.types.push(TypeDef {
+            id,
+            name: name.into(),
+            size,
+            kind,
+        });
         id
     }
 
@@ -79,17 +86,43 @@ impl B {
         let e = &self.sc.types[element as usize];
         let name = format!("{}[{count}]", e.name);
         let size = e.size * count;
-        self.add(&name, size, TypeKind::Array { element, count: Some(count) })
+        self.add(
+            &name,
+            size,
+            TypeKind::Array {
+                element,
+                count: Some(count),
+            },
+        )
     }
 
     pub fn typedef(&mut self, name: &str, target: TypeId) -> TypeId {
         let size = self.sc.types[target as usize].size;
-        self.add(name, size, TypeKind::Typedef { target: Some(target) })
+        self.add(
+            name,
+            size,
+            TypeKind::Typedef {
+                target: Some(target),
+            },
+        )
     }
 
     pub fn enm(&mut self, name: &str, values: &[(&str, i64)]) -> TypeId {
-        let enumerators = values.iter().map(|(n, v)| Enumerator { name: (*n).into(), value: *v }).collect();
-        self.add(name, 4, TypeKind::Enum { underlying: None, enumerators })
+        let enumerators = values
+            .iter()
+            .map(|(n, v)| Enumerator {
+                name: (*n).into(),
+                value: *v,
+            })
+            .collect();
+        self.add(
+            name,
+            4,
+            TypeKind::Enum {
+                underlying: None,
+                enumerators,
+            },
+        )
     }
 
     fn align(&self, id: TypeId) -> u64 {
@@ -112,26 +145,67 @@ impl B {
             let a = self.align(*ty);
             align = align.max(a);
             off = off.div_ceil(a) * a;
-            out.push(Field { name: (*n).into(), ty: *ty, offset: off, bit_offset: None, bit_size: None });
+            out.push(Field {
+                name: (*n).into(),
+                ty: *ty,
+                offset: off,
+                bit_offset: None,
+                bit_size: None,
+            });
             off += self.sc.types[*ty as usize].size;
         }
         let size = off.div_ceil(align) * align;
-        self.add(name, size, TypeKind::Struct { fields: out, declaration: false })
+        self.add(
+            name,
+            size,
+            TypeKind::Struct {
+                fields: out,
+                declaration: false,
+            },
+        )
     }
 
     /// A struct with explicit fields (bitfields included) and size.
     pub fn strukt_raw(&mut self, name: &str, size: u64, fields: Vec<Field>) -> TypeId {
-        self.add(name, size, TypeKind::Struct { fields, declaration: false })
+        self.add(
+            name,
+            size,
+            TypeKind::Struct {
+                fields,
+                declaration: false,
+            },
+        )
     }
 
     pub fn union(&mut self, name: &str, members: &[(&str, TypeId)]) -> TypeId {
-        let size = members.iter().map(|(_, t)| self.sc.types[*t as usize].size).max().unwrap_or(0);
-        let align = members.iter().map(|(_, t)| self.align(*t)).max().unwrap_or(1);
+        let size = members
+            .iter()
+            .map(|(_, t)| self.sc.types[*t as usize].size)
+            .max()
+            .unwrap_or(0);
+        let align = members
+            .iter()
+            .map(|(_, t)| self.align(*t))
+            .max()
+            .unwrap_or(1);
         let fields = members
             .iter()
-            .map(|(n, ty)| Field { name: (*n).into(), ty: *ty, offset: 0, bit_offset: None, bit_size: None })
+            .map(|(n, ty)| Field {
+                name: (*n).into(),
+                ty: *ty,
+                offset: 0,
+                bit_offset: None,
+                bit_size: None,
+            })
             .collect();
-        self.add(name, size.div_ceil(align) * align, TypeKind::Union { fields, declaration: false })
+        self.add(
+            name,
+            size.div_ceil(align) * align,
+            TypeKind::Union {
+                fields,
+                declaration: false,
+            },
+        )
     }
 
     pub fn field_offset(&self, ty: TypeId, name: &str) -> u64 {
@@ -174,7 +248,13 @@ impl B {
     }
 
     pub fn function(&mut self, name: &str, address: u64) {
-        self.sc.functions.push(Function { name: name.into(), unit: "a.c".into(), address, size: 64, local_linkage: false });
+        self.sc.functions.push(Function {
+            name: name.into(),
+            unit: "a.c".into(),
+            address,
+            size: 64,
+            local_linkage: false,
+        });
     }
 
     pub fn site(&mut self, id: u32, ty: TypeId) {
@@ -198,7 +278,13 @@ impl B {
 }
 
 pub fn bitfield(name: &str, ty: TypeId, offset: u64, bit_offset: u64, bit_size: u64) -> Field {
-    Field { name: name.into(), ty, offset, bit_offset: Some(bit_offset), bit_size: Some(bit_size) }
+    Field {
+        name: name.into(),
+        ty,
+        offset,
+        bit_offset: Some(bit_offset),
+        bit_size: Some(bit_size),
+    }
 }
 
 /// A byte image of a value under construction.
@@ -261,14 +347,18 @@ pub struct Space {
 
 impl Space {
     pub fn object(mut self, base: u64, size: u64, site: u32, moved_to: Option<u64>) -> Space {
-        self.objects.push((HeapObject { base, size, site }, moved_to));
+        self.objects
+            .push((HeapObject { base, size, site }, moved_to));
         self
     }
 }
 
 impl PointerSpace for Space {
     fn heap_object(&self, addr: u64) -> Option<HeapObject> {
-        self.objects.iter().map(|o| o.0).find(|o| o.base <= addr && addr < o.base + o.size)
+        self.objects
+            .iter()
+            .map(|o| o.0)
+            .find(|o| o.base <= addr && addr < o.base + o.size)
     }
     fn heap_new_base(&self, obj: &HeapObject) -> Option<u64> {
         self.objects.iter().find(|o| o.0 == *obj).and_then(|o| o.1)

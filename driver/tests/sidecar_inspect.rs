@@ -13,11 +13,19 @@ use lucc_abi::sidecar::Sidecar;
 use support::*;
 
 fn inspect(args: &[&str], arg: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lucc")).arg("inspect").args(args).arg(arg).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_lucc"))
+        .arg("inspect")
+        .args(args)
+        .arg(arg)
+        .output()
+        .unwrap()
 }
 
 fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -29,21 +37,39 @@ fn shows_state_sites_and_types_for_people() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let sidecar = Sidecar::read(&Sidecar::path_for(&bin)).unwrap();
-    assert!(stdout.contains(&format!("build id: {}", sidecar.build_id)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("build id: {}", sidecar.build_id)),
+        "{stdout}"
+    );
     assert!(stdout.contains("units:    /src/a.c, /src/b.c"), "{stdout}");
     let line = |needle: &str| {
-        stdout.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle}:\n{stdout}"))
+        stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}:\n{stdout}"))
     };
     let head = line("list_head ");
-    assert!(head.contains("struct node *") && head.contains(&format!("{:#x}", sidecar.global("list_head").unwrap().address)), "{head}");
+    assert!(
+        head.contains("struct node *")
+            && head.contains(&format!(
+                "{:#x}",
+                sidecar.global("list_head").unwrap().address
+            )),
+        "{head}"
+    );
     assert!(line("use_a::cache").contains("struct node *"));
     assert!(line("items ").contains("item_t [2]"));
     let wrapped = line("0000000a");
-    assert!(wrapped.contains("xmalloc -> zmalloc -> malloc +16") && wrapped.contains("item_t"), "{wrapped}");
+    assert!(
+        wrapped.contains("xmalloc -> zmalloc -> malloc +16") && wrapped.contains("item_t"),
+        "{wrapped}"
+    );
     assert!(line("00000028").contains("untyped"));
     assert!(line("0000005a").contains("unresolved (struct nosuch)"));
     assert!(line("  zmalloc -> malloc (").contains("offset 16"));
-    assert!(line("struct flags (").contains("8 bytes") || line("struct flags (").contains("4 bytes"));
+    assert!(
+        line("struct flags (").contains("8 bytes") || line("struct flags (").contains("4 bytes")
+    );
     assert!(line(" c ").contains(": 7 (bit 0)"), "bitfield width shown");
     assert!(line("area ").contains("int (*)(struct shape *)"));
 
@@ -76,7 +102,10 @@ fn a_missing_sidecar_asks_whether_lucc_linked_the_program() {
     let out = inspect(&[], &bin);
     let stderr = text(&out).1;
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("no sidecar") && stderr.contains("linked by lucc"), "{stderr}");
+    assert!(
+        stderr.contains("no sidecar") && stderr.contains("linked by lucc"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -89,7 +118,13 @@ fn a_sidecar_of_an_earlier_build_is_stale() {
     let changed = dir.path().join("changed.c");
     std::fs::write(&changed, "int extra_global = 42;\n").unwrap();
     let sections: Vec<Vec<u8>> = standard_fragments().iter().map(encode).collect();
-    build(dir.path(), "prog", &["a.c", "b.c", changed.to_str().unwrap()], &[], &sections);
+    build(
+        dir.path(),
+        "prog",
+        &["a.c", "b.c", changed.to_str().unwrap()],
+        &[],
+        &sections,
+    );
     std::fs::write(&path, old).unwrap();
     let out = inspect(&[], &bin);
     let stderr = text(&out).1;
@@ -112,15 +147,26 @@ fn corrupt_and_newer_sidecars_are_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).1.contains("corrupt"), "{}", text(&out).1);
 
-    std::fs::write(&path, good.replacen("\"format_version\": 1", "\"format_version\": 7", 1)).unwrap();
+    std::fs::write(
+        &path,
+        good.replacen("\"format_version\": 1", "\"format_version\": 7", 1),
+    )
+    .unwrap();
     let out = inspect(&[], &bin);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).1.contains("format version 7"), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("format version 7"),
+        "{}",
+        text(&out).1
+    );
 }
 
 #[test]
 fn usage_errors_are_not_sidecar_errors() {
-    let out = Command::new(env!("CARGO_BIN_EXE_lucc")).args(["inspect", "--bogus", "x"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lucc"))
+        .args(["inspect", "--bogus", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = inspect(&[], Path::new("/nonexistent/prog"));
     assert_eq!(out.status.code(), Some(1));
@@ -131,7 +177,14 @@ fn usage_errors_are_not_sidecar_errors() {
 fn inspect_main_reports_through_its_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let bin = standard(dir.path(), "prog", &["-O0"]);
-    assert_eq!(lucc::sidecar::inspect_main(&[bin.clone().into_os_string()]), 1, "no sidecar yet");
+    assert_eq!(
+        lucc::sidecar::inspect_main(&[bin.clone().into_os_string()]),
+        1,
+        "no sidecar yet"
+    );
     write_for_binary(&bin).unwrap();
-    assert_eq!(lucc::sidecar::inspect_main(&["--globals".into(), bin.into_os_string()]), 0);
+    assert_eq!(
+        lucc::sidecar::inspect_main(&["--globals".into(), bin.into_os_string()]),
+        0
+    );
 }

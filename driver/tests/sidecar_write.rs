@@ -29,7 +29,10 @@ fn fields<'a>(s: &'a Sidecar, name: &str) -> &'a [Field] {
 }
 
 fn field<'a>(s: &'a Sidecar, record: &str, name: &str) -> &'a Field {
-    fields(s, record).iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{record}.{name}"))
+    fields(s, record)
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("{record}.{name}"))
 }
 
 fn spell(s: &Sidecar, id: u32) -> String {
@@ -38,7 +41,10 @@ fn spell(s: &Sidecar, id: u32) -> String {
 
 /// (name, offset, bit offset, bit width) of each field.
 fn shape(s: &Sidecar, record: &str) -> Vec<(String, u64, Option<u64>, Option<u64>)> {
-    fields(s, record).iter().map(|f| (f.name.clone(), f.offset, f.bit_offset, f.bit_size)).collect()
+    fields(s, record)
+        .iter()
+        .map(|f| (f.name.clone(), f.offset, f.bit_offset, f.bit_size))
+        .collect()
 }
 
 #[test]
@@ -53,10 +59,25 @@ fn globals_and_static_locals_are_where_nm_says() {
     assert_eq!(s.build_id.len(), 40, "sha1 build id in hex: {}", s.build_id);
 
     for g in &s.globals {
-        assert!(syms[&g.name].contains(&g.address), "{} at {:#x}, nm: {:?}", g.name, g.address, syms[&g.name]);
+        assert!(
+            syms[&g.name].contains(&g.address),
+            "{} at {:#x}, nm: {:?}",
+            g.name,
+            g.address,
+            syms[&g.name]
+        );
     }
-    let names: Vec<(&str, &str, bool)> =
-        s.globals.iter().map(|g| (g.name.as_str(), g.unit.rsplit('/').next().unwrap(), g.local_linkage)).collect();
+    let names: Vec<(&str, &str, bool)> = s
+        .globals
+        .iter()
+        .map(|g| {
+            (
+                g.name.as_str(),
+                g.unit.rsplit('/').next().unwrap(),
+                g.local_linkage,
+            )
+        })
+        .collect();
     for expected in [
         ("list_head", "a.c", false),
         ("global_flags", "a.c", false),
@@ -73,19 +94,35 @@ fn globals_and_static_locals_are_where_nm_says() {
     // Nothing else: the `__lucc` variable in b.c is the runtime's.
     assert_eq!(names.len(), 9, "{names:?}");
     assert!(syms.contains_key("__lucc_private_state"));
-    let shapes: Vec<u64> = s.globals.iter().filter(|g| g.name == "shapes").map(|g| g.address).collect();
+    let shapes: Vec<u64> = s
+        .globals
+        .iter()
+        .filter(|g| g.name == "shapes")
+        .map(|g| g.address)
+        .collect();
     assert_ne!(shapes[0], shapes[1]);
 
-    let sizes: Vec<(&str, u64)> = s.globals.iter().map(|g| (g.name.as_str(), g.size)).collect();
-    assert!(sizes.contains(&("items", 48)) && sizes.contains(&("counter", 4)), "{sizes:?}");
+    let sizes: Vec<(&str, u64)> = s
+        .globals
+        .iter()
+        .map(|g| (g.name.as_str(), g.size))
+        .collect();
+    assert!(
+        sizes.contains(&("items", 48)) && sizes.contains(&("counter", 4)),
+        "{sizes:?}"
+    );
     let shape_size = named(&s, "struct shape").size;
     assert!(sizes.contains(&("shapes", 3 * shape_size)), "{sizes:?}");
 
-    let locals: Vec<(String, String)> =
-        s.static_locals.iter().map(|v| (v.function.clone(), v.name.clone())).collect();
+    let locals: Vec<(String, String)> = s
+        .static_locals
+        .iter()
+        .map(|v| (v.function.clone(), v.name.clone()))
+        .collect();
     assert_eq!(
         locals,
-        [("use_a", "calls"), ("use_a", "cache"), ("use_b", "calls")].map(|(f, n)| (f.to_string(), n.to_string()))
+        [("use_a", "calls"), ("use_a", "cache"), ("use_b", "calls")]
+            .map(|(f, n)| (f.to_string(), n.to_string()))
     );
     for v in &s.static_locals {
         let symbol = format!("{}.{}", v.function, v.name);
@@ -95,9 +132,21 @@ fn globals_and_static_locals_are_where_nm_says() {
     assert_eq!(spell(&s, cache.ty.unwrap()), "struct node *");
     assert_eq!(s.static_locals[2].size, 8);
 
-    let mut functions: Vec<(&str, bool)> = s.functions.iter().map(|f| (f.name.as_str(), f.local_linkage)).collect();
+    let mut functions: Vec<(&str, bool)> = s
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.local_linkage))
+        .collect();
     functions.sort();
-    assert_eq!(functions, [("area", true), ("main", false), ("use_a", false), ("use_b", false)]);
+    assert_eq!(
+        functions,
+        [
+            ("area", true),
+            ("main", false),
+            ("use_a", false),
+            ("use_b", false)
+        ]
+    );
     for f in &s.functions {
         assert_eq!(syms[&f.name], vec![f.address]);
         assert!(f.size > 0);
@@ -110,7 +159,15 @@ fn layouts_come_from_dwarf_once_per_type() {
     let s = written(&standard(dir.path(), "prog", &["-O0"]));
 
     // Dedup: both units describe these; one entry each.
-    for name in ["struct node", "struct shape", "union number", "enum color", "item_t", "struct flags", "int"] {
+    for name in [
+        "struct node",
+        "struct shape",
+        "union number",
+        "enum color",
+        "item_t",
+        "struct flags",
+        "int",
+    ] {
         named(&s, name);
     }
     // The list node points to itself.
@@ -118,7 +175,12 @@ fn layouts_come_from_dwarf_once_per_type() {
     assert_eq!(node.size, 16);
     let next = field(&s, "struct node", "next");
     assert_eq!(next.offset, 8);
-    assert_eq!(s.types[next.ty as usize].kind, TypeKind::Pointer { pointee: Some(node.id) });
+    assert_eq!(
+        s.types[next.ty as usize].kind,
+        TypeKind::Pointer {
+            pointee: Some(node.id)
+        }
+    );
     assert_eq!(s.global("list_head").unwrap().ty, Some(next.ty));
 
     assert_eq!(
@@ -137,8 +199,14 @@ fn layouts_come_from_dwarf_once_per_type() {
     assert_eq!(spell(&s, field(&s, "union number", "bytes").ty), "char [8]");
 
     match &named(&s, "enum color").kind {
-        TypeKind::Enum { enumerators, underlying } => {
-            let e: Vec<(&str, i64)> = enumerators.iter().map(|e| (e.name.as_str(), e.value)).collect();
+        TypeKind::Enum {
+            enumerators,
+            underlying,
+        } => {
+            let e: Vec<(&str, i64)> = enumerators
+                .iter()
+                .map(|e| (e.name.as_str(), e.value))
+                .collect();
             assert_eq!(e, [("RED", 0), ("GREEN", 5), ("BLUE", -1)]);
             assert!(underlying.is_some());
         }
@@ -147,14 +215,37 @@ fn layouts_come_from_dwarf_once_per_type() {
 
     let shape_fields = shape(&s, "struct shape");
     let offsets: Vec<(&str, u64)> = shape_fields.iter().map(|f| (f.0.as_str(), f.1)).collect();
-    assert_eq!(offsets, [("color", 0), ("corners", 4), ("size", 36), ("", 44), ("name", 48), ("area", 56)]);
-    assert_eq!(spell(&s, field(&s, "struct shape", "corners").ty), "struct point [4]");
-    assert_eq!(spell(&s, field(&s, "struct shape", "name").ty), "char *", "const is transparent");
-    assert_eq!(spell(&s, field(&s, "struct shape", "area").ty), "int (*)(struct shape *)");
+    assert_eq!(
+        offsets,
+        [
+            ("color", 0),
+            ("corners", 4),
+            ("size", 36),
+            ("", 44),
+            ("name", 48),
+            ("area", 56)
+        ]
+    );
+    assert_eq!(
+        spell(&s, field(&s, "struct shape", "corners").ty),
+        "struct point [4]"
+    );
+    assert_eq!(
+        spell(&s, field(&s, "struct shape", "name").ty),
+        "char *",
+        "const is transparent"
+    );
+    assert_eq!(
+        spell(&s, field(&s, "struct shape", "area").ty),
+        "int (*)(struct shape *)"
+    );
     let anonymous = field(&s, "struct shape", "size").ty;
     assert_eq!(s.types[anonymous as usize].name, "struct {...}");
     let anon_union = fields(&s, "struct shape")[3].ty;
-    assert!(matches!(s.types[anon_union as usize].kind, TypeKind::Union { .. }));
+    assert!(matches!(
+        s.types[anon_union as usize].kind,
+        TypeKind::Union { .. }
+    ));
 
     // typedef struct { .. } item_t
     let item = s.resolve(named(&s, "item_t").id).unwrap();
@@ -173,14 +264,23 @@ fn layouts_come_from_dwarf_once_per_type() {
     assert_eq!(spell(&s, grid), "int [2][3]");
     assert_eq!(s.types[grid as usize].size, 24);
     match s.types[grid as usize].kind {
-        TypeKind::Array { element, count: Some(2) } => {
-            assert!(matches!(s.types[element as usize].kind, TypeKind::Array { count: Some(3), .. }))
+        TypeKind::Array {
+            element,
+            count: Some(2),
+        } => {
+            assert!(matches!(
+                s.types[element as usize].kind,
+                TypeKind::Array { count: Some(3), .. }
+            ))
         }
         ref other => panic!("{other:?}"),
     }
     let pts = field(&s, "struct table", "pts");
     assert_eq!(pts.offset, 32);
-    assert!(matches!(s.types[pts.ty as usize].kind, TypeKind::Array { count: None, .. }));
+    assert!(matches!(
+        s.types[pts.ty as usize].kind,
+        TypeKind::Array { count: None, .. }
+    ));
     assert_eq!(named(&s, "struct table").size, 32);
 }
 
@@ -203,13 +303,28 @@ fn sites_are_typed_and_wrapper_chains_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let s = written(&standard(dir.path(), "prog", &["-O0"]));
     let ids: Vec<u32> = s.sites.iter().map(|x| x.id).collect();
-    assert_eq!(ids, [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110], "sorted by id");
+    assert_eq!(
+        ids,
+        [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110],
+        "sorted by id"
+    );
     assert_eq!(s.units, ["/src/a.c", "/src/b.c"]);
-    let wrappers: Vec<(&str, &str, i64)> =
-        s.wrappers.iter().map(|w| (w.name.as_str(), w.inner.as_str(), w.offset)).collect();
-    assert_eq!(wrappers, [("xmalloc", "zmalloc", 0), ("zmalloc", "malloc", 16)]);
+    let wrappers: Vec<(&str, &str, i64)> = s
+        .wrappers
+        .iter()
+        .map(|w| (w.name.as_str(), w.inner.as_str(), w.offset))
+        .collect();
+    assert_eq!(
+        wrappers,
+        [("xmalloc", "zmalloc", 0), ("zmalloc", "malloc", 16)]
+    );
 
-    let ty = |id| s.site(id).unwrap().ty.map(|t| s.types[t as usize].name.clone());
+    let ty = |id| {
+        s.site(id)
+            .unwrap()
+            .ty
+            .map(|t| s.types[t as usize].name.clone())
+    };
     assert_eq!(ty(30).as_deref(), Some("struct node"), "by tag");
     assert_eq!(ty(10).as_deref(), Some("item_t"), "by typedef name");
     assert_eq!(ty(20).as_deref(), Some("char"));
@@ -217,12 +332,18 @@ fn sites_are_typed_and_wrapper_chains_resolved() {
     assert_eq!(ty(50).as_deref(), Some("union number"));
     assert_eq!(ty(60).as_deref(), Some("double"));
     assert_eq!(ty(70).as_deref(), Some("void *"));
-    assert_eq!(ty(80).as_deref(), Some("short"), "added when the DWARF lacks it");
+    assert_eq!(
+        ty(80).as_deref(),
+        Some("short"),
+        "added when the DWARF lacks it"
+    );
     assert_eq!(ty(90), None);
     assert_eq!(s.site(90).unwrap().ty_desc, "struct nosuch");
     assert_eq!(ty(100).as_deref(), Some("struct shape"), "LLVM's .N suffix");
     let fp = s.site(110).unwrap().ty.unwrap();
-    assert!(matches!(s.types[fp as usize].kind, TypeKind::Pointer { pointee: Some(f) } if matches!(s.types[f as usize].kind, TypeKind::Function { .. })));
+    assert!(
+        matches!(s.types[fp as usize].kind, TypeKind::Pointer { pointee: Some(f) } if matches!(s.types[f as usize].kind, TypeKind::Function { .. }))
+    );
 
     let x = s.site(10).unwrap();
     assert_eq!(x.via, ["xmalloc", "zmalloc", "malloc"]);
@@ -249,10 +370,22 @@ fn optimised_builds_keep_their_state() {
     let syms = nm(&bin);
     assert!(!s.globals.is_empty());
     for g in s.globals.iter().chain(&s.static_locals) {
-        let symbol = if g.function.is_empty() { g.name.clone() } else { format!("{}.{}", g.function, g.name) };
-        assert!(syms.get(&symbol).is_some_and(|a| a.contains(&g.address)), "{symbol} at {:#x}", g.address);
+        let symbol = if g.function.is_empty() {
+            g.name.clone()
+        } else {
+            format!("{}.{}", g.function, g.name)
+        };
+        assert!(
+            syms.get(&symbol).is_some_and(|a| a.contains(&g.address)),
+            "{symbol} at {:#x}",
+            g.address
+        );
     }
-    let locals: Vec<&str> = s.static_locals.iter().map(|v| v.function.as_str()).collect();
+    let locals: Vec<&str> = s
+        .static_locals
+        .iter()
+        .map(|v| v.function.as_str())
+        .collect();
     assert!(locals.contains(&"use_b"), "{locals:?}");
     assert_eq!(shape(&s, "struct flags").len(), 5);
     assert_eq!(s.sites.len(), 11);
@@ -267,7 +400,10 @@ fn a_binary_without_fragments_is_not_a_lucc_binary() {
     let dir = tempfile::tempdir().unwrap();
     let bin = build(dir.path(), "plain", &["a.c", "b.c"], &[], &[]);
     let err = error_of(&bin);
-    assert!(err.contains("not built by lucc") && err.contains("plain"), "{err}");
+    assert!(
+        err.contains("not built by lucc") && err.contains("plain"),
+        "{err}"
+    );
     assert!(!Sidecar::path_for(&bin).exists());
 }
 
@@ -285,18 +421,78 @@ fn a_corrupt_fragment_section_names_the_binary() {
 #[test]
 fn colliding_site_ids_are_refused_naming_both() {
     let dir = tempfile::tempdir().unwrap();
-    let a = fragment("/src/a.c", vec![site(7, "use_a", 3, "malloc", true, record("node"))], vec![]);
-    let b = fragment("/src/b.c", vec![site(7, "use_b", 9, "calloc", true, SiteType::Untyped)], vec![]);
-    let bin = build(dir.path(), "clash", &["a.c", "b.c"], &[], &[encode(&a), encode(&b)]);
+    let a = fragment(
+        "/src/a.c",
+        vec![site(7, "use_a", 3, "malloc", true, record("node"))],
+        vec![],
+    );
+    let b = fragment(
+        "/src/b.c",
+        vec![site(7, "use_b", 9, "calloc", true, SiteType::Untyped)],
+        vec![],
+    );
+    let bin = build(
+        dir.path(),
+        "clash",
+        &["a.c", "b.c"],
+        &[],
+        &[encode(&a), encode(&b)],
+    );
     let err = error_of(&bin);
-    assert!(err.contains("collides") && err.contains("use_a") && err.contains("use_b"), "{err}");
+    assert!(
+        err.contains("collides") && err.contains("use_a") && err.contains("use_b"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_binary_without_build_id_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let sections: Vec<Vec<u8>> = standard_fragments().iter().map(encode).collect();
-    let bin = build(dir.path(), "noid", &["a.c", "b.c"], &["-Wl,--build-id=none"], &sections);
+    let bin = build(
+        dir.path(),
+        "noid",
+        &["a.c", "b.c"],
+        &["-Wl,--build-id=none"],
+        &sections,
+    );
     let err = error_of(&bin);
     assert!(err.contains("build id"), "{err}");
+}
+
+#[test]
+fn same_tag_different_layouts_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let frag = encode(&fragment("/src/private1.c", vec![], vec![]));
+    let bin = build(
+        dir.path(),
+        "priv",
+        &["private1.c", "private2.c", "private3.c"],
+        &[],
+        &[frag],
+    );
+    let s = written(&bin);
+    let records: Vec<&TypeDef> = s.types.iter().filter(|t| t.name == "struct priv").collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    let pointee_fields = |global: &str| {
+        let ptr = s.global(global).unwrap().ty.unwrap();
+        let TypeKind::Pointer { pointee: Some(p) } = s.types[ptr as usize].kind else {
+            panic!()
+        };
+        let TypeKind::Struct { fields, .. } = &s.types[p as usize].kind else {
+            panic!()
+        };
+        // Each definition's `next` leads back to itself, not to the other.
+        let next = fields.iter().find(|f| f.name == "next").unwrap();
+        assert_eq!(
+            s.types[next.ty as usize].kind,
+            TypeKind::Pointer { pointee: Some(p) }
+        );
+        fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(pointee_fields("p1"), ["a", "next"]);
+    assert_eq!(pointee_fields("p2"), ["b", "c", "next"]);
+    // A unit that only declares the tag uses the first definition.
+    assert_eq!(pointee_fields("p3"), ["a", "next"]);
+    assert_eq!(s.global("p3").unwrap().ty, s.global("p1").unwrap().ty);
 }

@@ -105,21 +105,33 @@ impl Program {
 
 fn is_c(lang: u16) -> bool {
     use gimli::constants::*;
-    [DW_LANG_C89, DW_LANG_C, DW_LANG_C99, DW_LANG_C11, DW_LANG_C17]
-        .iter()
-        .any(|l| l.0 == lang)
+    [
+        DW_LANG_C89,
+        DW_LANG_C,
+        DW_LANG_C99,
+        DW_LANG_C11,
+        DW_LANG_C17,
+    ]
+    .iter()
+    .any(|l| l.0 == lang)
 }
 
 /// Reads the C compile units of `file`.
 pub fn load(file: &object::File<'_>) -> Result<Program> {
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>> {
         match file.section_by_name(id.name()) {
-            Some(s) => Ok(s.uncompressed_data().with_context(|| format!("section {}", id.name()))?),
+            Some(s) => Ok(s
+                .uncompressed_data()
+                .with_context(|| format!("section {}", id.name()))?),
             None => Ok(Cow::Borrowed(&[][..])),
         }
     })?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
-    let mut program = Program { units: Vec::new(), dies: Vec::new(), index: HashMap::new() };
+    let mut program = Program {
+        units: Vec::new(),
+        dies: Vec::new(),
+        index: HashMap::new(),
+    };
     let mut headers = dwarf.units();
     while let Some(header) = headers.next()? {
         let unit = dwarf.unit(header)?;
@@ -130,7 +142,11 @@ pub fn load(file: &object::File<'_>) -> Result<Program> {
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
-fn read_unit(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>, out: &mut Program) -> Result<()> {
+fn read_unit(
+    dwarf: &gimli::Dwarf<R<'_>>,
+    unit: &gimli::Unit<R<'_>>,
+    out: &mut Program,
+) -> Result<()> {
     let mut cursor = unit.entries();
     // Indices of the open ancestors of the next entry, by depth.
     let mut stack: Vec<usize> = Vec::new();
@@ -170,7 +186,11 @@ fn read_die(
     unit_index: usize,
 ) -> Result<Die> {
     let header = &unit.header;
-    let at = entry.offset().to_debug_info_offset(header).map(|o| o.0 as u64).unwrap_or_default();
+    let at = entry
+        .offset()
+        .to_debug_info_offset(header)
+        .map(|o| o.0 as u64)
+        .unwrap_or_default();
     let mut die = Die {
         at,
         tag: entry.tag(),
@@ -251,7 +271,10 @@ fn read_die(
                 // clang marks unknown bounds with -1 in some versions.
                 die.count = match v {
                     AttributeValue::Sdata(s) if s < 0 => None,
-                    other => other.udata_value().map(|u| u.wrapping_add(1)).filter(|&c| c != 0),
+                    other => other
+                        .udata_value()
+                        .map(|u| u.wrapping_add(1))
+                        .filter(|&c| c != 0),
                 }
             }
             gimli::DW_AT_encoding => {

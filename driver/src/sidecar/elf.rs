@@ -10,16 +10,26 @@ use object::{Object, ObjectSection};
 
 /// Hex GNU build id of a parsed binary.
 pub fn build_id(file: &object::File<'_>, path: &Path) -> Result<String> {
-    match file.build_id().with_context(|| format!("{}: bad build id note", path.display()))? {
+    match file
+        .build_id()
+        .with_context(|| format!("{}: bad build id note", path.display()))?
+    {
         Some(id) if !id.is_empty() => Ok(id.iter().map(|b| format!("{b:02x}")).collect()),
-        _ => bail!("{} has no GNU build id (link it with -Wl,--build-id)", path.display()),
+        _ => bail!(
+            "{} has no GNU build id (link it with -Wl,--build-id)",
+            path.display()
+        ),
     }
 }
 
 /// Reads and parses the binary at `path`, for `use_file`.
-pub fn with_file<T>(path: &Path, use_file: impl FnOnce(&object::File<'_>) -> Result<T>) -> Result<T> {
+pub fn with_file<T>(
+    path: &Path,
+    use_file: impl FnOnce(&object::File<'_>) -> Result<T>,
+) -> Result<T> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = object::File::parse(&*data).with_context(|| format!("{} is not an object file", path.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not an object file", path.display()))?;
     use_file(&file)
 }
 
@@ -31,6 +41,8 @@ pub fn fragments(file: &object::File<'_>, path: &Path) -> Result<Vec<Fragment>> 
             path.display()
         );
     };
-    let data = section.uncompressed_data().with_context(|| format!("{}: {FRAGMENT_SECTION}", path.display()))?;
+    let data = section
+        .uncompressed_data()
+        .with_context(|| format!("{}: {FRAGMENT_SECTION}", path.display()))?;
     fragment::decode_all(&data).with_context(|| format!("{}: {FRAGMENT_SECTION}", path.display()))
 }

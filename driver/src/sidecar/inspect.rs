@@ -18,7 +18,8 @@ use lucc_abi::symbols::SIDECAR_EXTENSION;
 
 use super::{cspell, elf};
 
-const USAGE: &str = "usage: lucc inspect [--json] [--globals] [--sites] [--types] PROG|PROG.lumap\n";
+const USAGE: &str =
+    "usage: lucc inspect [--json] [--globals] [--sites] [--types] PROG|PROG.lumap\n";
 
 #[derive(Default)]
 struct Options {
@@ -88,7 +89,10 @@ fn load(program: &Path) -> anyhow::Result<Sidecar> {
     let build_id = elf::with_file(&binary, |file| elf::build_id(file, &binary))?;
     Sidecar::read_for(&binary, &build_id).map_err(|e| match e {
         SidecarError::Missing(path) => {
-            anyhow::anyhow!("no sidecar at {path} (was {} linked by lucc?)", binary.display())
+            anyhow::anyhow!(
+                "no sidecar at {path} (was {} linked by lucc?)",
+                binary.display()
+            )
         }
         SidecarError::Stale { .. } => anyhow::anyhow!("{e}; relink {} with lucc", binary.display()),
         other => other.into(),
@@ -103,7 +107,15 @@ fn render(s: &Sidecar, opts: &Options) -> String {
     let _ = writeln!(o, "binary:   {}", s.binary);
     let _ = writeln!(o, "build id: {}", s.build_id);
     let _ = writeln!(o, "format:   {} (abi {})", s.format_version, s.abi_version);
-    let _ = writeln!(o, "units:    {}", if s.units.is_empty() { "-".into() } else { s.units.join(", ") });
+    let _ = writeln!(
+        o,
+        "units:    {}",
+        if s.units.is_empty() {
+            "-".into()
+        } else {
+            s.units.join(", ")
+        }
+    );
     let _ = writeln!(
         o,
         "counts:   {} types, {} globals, {} static locals, {} functions, {} sites, {} wrappers",
@@ -117,13 +129,31 @@ fn render(s: &Sidecar, opts: &Options) -> String {
     if all || opts.globals {
         let _ = writeln!(o, "\nglobals:");
         for g in &s.globals {
-            let scope = if g.local_linkage { format!("static in {}", g.unit) } else { g.unit.clone() };
-            let _ = writeln!(o, "  {:<24} {:<32} {:>6} bytes  {:#x}  ({scope})", g.name, spell(g.ty), g.size, g.address);
+            let scope = if g.local_linkage {
+                format!("static in {}", g.unit)
+            } else {
+                g.unit.clone()
+            };
+            let _ = writeln!(
+                o,
+                "  {:<24} {:<32} {:>6} bytes  {:#x}  ({scope})",
+                g.name,
+                spell(g.ty),
+                g.size,
+                g.address
+            );
         }
         let _ = writeln!(o, "\nstatic locals:");
         for v in &s.static_locals {
             let name = format!("{}::{}", v.function, v.name);
-            let _ = writeln!(o, "  {name:<24} {:<32} {:>6} bytes  {:#x}  ({})", spell(v.ty), v.size, v.address, v.unit);
+            let _ = writeln!(
+                o,
+                "  {name:<24} {:<32} {:>6} bytes  {:#x}  ({})",
+                spell(v.ty),
+                v.size,
+                v.address,
+                v.unit
+            );
         }
     }
     if all || opts.sites {
@@ -138,7 +168,11 @@ fn render(s: &Sidecar, opts: &Options) -> String {
                 None if site.ty_desc == "untyped" => "untyped".into(),
                 None => format!("unresolved ({})", site.ty_desc),
             };
-            let offset = if site.offset != 0 { format!(" +{}", site.offset) } else { String::new() };
+            let offset = if site.offset != 0 {
+                format!(" +{}", site.offset)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
                 "  {:08x}  {:<20} {}:{:<5} {call}{offset}  {ty}",
@@ -164,8 +198,17 @@ fn render(s: &Sidecar, opts: &Options) -> String {
                     (Some(b), Some(w)) => format!(" : {w} (bit {b})"),
                     _ => String::new(),
                 };
-                let name = if f.name.is_empty() { "<anonymous>" } else { &f.name };
-                let _ = writeln!(o, "    {:>6}  {name:<20} {}{bits}", f.offset, spell(Some(f.ty)));
+                let name = if f.name.is_empty() {
+                    "<anonymous>"
+                } else {
+                    &f.name
+                };
+                let _ = writeln!(
+                    o,
+                    "    {:>6}  {name:<20} {}{bits}",
+                    f.offset,
+                    spell(Some(f.ty))
+                );
             }
         }
     }
@@ -197,7 +240,10 @@ fn used_records(s: &Sidecar) -> BTreeSet<TypeId> {
             TypeKind::Pointer { pointee } => todo.extend(*pointee),
             TypeKind::Array { element, .. } => todo.push(*element),
             TypeKind::Typedef { target } => todo.extend(*target),
-            TypeKind::Enum { .. } | TypeKind::Base { .. } | TypeKind::Function { .. } | TypeKind::Void => {}
+            TypeKind::Enum { .. }
+            | TypeKind::Base { .. }
+            | TypeKind::Function { .. }
+            | TypeKind::Void => {}
         }
     }
     records

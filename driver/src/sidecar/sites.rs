@@ -45,14 +45,25 @@ pub fn merge(fragments: &[Fragment], types: &mut TypeTable) -> Result<Sites> {
             by_id.insert(site.id, (site, f));
         }
     }
-    let global: HashMap<&str, &WrapperRecord> =
-        fragments.iter().flat_map(|f| &f.wrappers).map(|w| (w.name.as_str(), w)).collect();
+    let global: HashMap<&str, &WrapperRecord> = fragments
+        .iter()
+        .flat_map(|f| &f.wrappers)
+        .map(|w| (w.name.as_str(), w))
+        .collect();
     let mut sites = Vec::with_capacity(by_id.len());
     for (site, f) in by_id.into_values() {
         let lookup = |name: &str| {
-            fragments[f].wrappers.iter().find(|w| w.name == name).or_else(|| global.get(name).copied())
+            fragments[f]
+                .wrappers
+                .iter()
+                .find(|w| w.name == name)
+                .or_else(|| global.get(name).copied())
         };
-        let (via, offset) = if site.direct { (Vec::new(), 0) } else { chain(&site.callee, lookup) };
+        let (via, offset) = if site.direct {
+            (Vec::new(), 0)
+        } else {
+            chain(&site.callee, lookup)
+        };
         sites.push(Site {
             id: site.id,
             function: site.function.clone(),
@@ -73,19 +84,32 @@ pub fn merge(fragments: &[Fragment], types: &mut TypeTable) -> Result<Sites> {
     let units: BTreeSet<String> = fragments.iter().map(|f| f.source.clone()).collect();
     Ok(Sites {
         sites,
-        wrappers: wrappers.into_iter().map(|(name, inner, offset)| Wrapper { name, inner, offset }).collect(),
+        wrappers: wrappers
+            .into_iter()
+            .map(|(name, inner, offset)| Wrapper {
+                name,
+                inner,
+                offset,
+            })
+            .collect(),
         units: units.into_iter().collect(),
     })
 }
 
 fn describe(site: &SiteRecord) -> String {
-    format!("{} in {} at {}:{}", site.callee, site.function, site.file, site.line)
+    format!(
+        "{} in {} at {}:{}",
+        site.callee, site.function, site.file, site.line
+    )
 }
 
 /// The wrapper chain below `callee`, outermost first and ending at the
 /// allocator, with the summed offsets; empty when `callee` is not a known
 /// wrapper (the runtime then keeps the block's own site).
-fn chain<'a>(callee: &str, lookup: impl Fn(&str) -> Option<&'a WrapperRecord>) -> (Vec<String>, i64) {
+fn chain<'a>(
+    callee: &str,
+    lookup: impl Fn(&str) -> Option<&'a WrapperRecord>,
+) -> (Vec<String>, i64) {
     let mut via = Vec::new();
     let mut offset = 0;
     let mut visited = HashSet::new();
@@ -107,7 +131,9 @@ fn chain<'a>(callee: &str, lookup: impl Fn(&str) -> Option<&'a WrapperRecord>) -
 pub fn describe_type(ty: &SiteType) -> String {
     match ty {
         SiteType::Untyped => "untyped".into(),
-        SiteType::Record { name, union } => format!("{} {name}", if *union { "union" } else { "struct" }),
+        SiteType::Record { name, union } => {
+            format!("{} {name}", if *union { "union" } else { "struct" })
+        }
         SiteType::Int { bits } => format!("i{bits}"),
         SiteType::Float { bits } => format!("f{bits}"),
         SiteType::Pointer => "pointer".into(),
@@ -130,7 +156,15 @@ fn resolve(types: &mut TypeTable, ty: &SiteType) -> Option<TypeId> {
                 32 => ("int", BaseEncoding::Signed),
                 64 => ("long", BaseEncoding::Signed),
                 1 => ("_Bool", BaseEncoding::Bool),
-                _ => return Some(types.intern(&format!("__int{bits}"), u64::from(bits.div_ceil(8)), TypeKind::Base { encoding: BaseEncoding::Signed })),
+                _ => {
+                    return Some(types.intern(
+                        &format!("__int{bits}"),
+                        u64::from(bits.div_ceil(8)),
+                        TypeKind::Base {
+                            encoding: BaseEncoding::Signed,
+                        },
+                    ))
+                }
             };
             Some(base(types, name, u64::from(bits / 8).max(1), encoding))
         }
@@ -154,14 +188,26 @@ fn resolve(types: &mut TypeTable, ty: &SiteType) -> Option<TypeId> {
             if let Some(t) = existing {
                 return Some(t.id);
             }
-            let f = types.intern("void (void)", 0, TypeKind::Function { ret: None, params: vec![], variadic: false });
+            let f = types.intern(
+                "void (void)",
+                0,
+                TypeKind::Function {
+                    ret: None,
+                    params: vec![],
+                    variadic: false,
+                },
+            );
             Some(types.intern("void (*)(void)", 8, TypeKind::Pointer { pointee: Some(f) }))
         }
     }
 }
 
 fn base(types: &mut TypeTable, name: &str, size: u64, encoding: BaseEncoding) -> TypeId {
-    match types.types.iter().find(|t| t.name == name && matches!(t.kind, TypeKind::Base { .. })) {
+    match types
+        .types
+        .iter()
+        .find(|t| t.name == name && matches!(t.kind, TypeKind::Base { .. }))
+    {
         Some(t) => t.id,
         None => types.intern(name, size, TypeKind::Base { encoding }),
     }
@@ -176,7 +222,11 @@ fn record(types: &TypeTable, name: &str, union: bool) -> Option<TypeId> {
         TypeKind::Union { declaration, .. } => union && !declaration,
         _ => false,
     };
-    if let Some(t) = types.types.iter().find(|t| t.name == tagged && is_kind(&t.kind)) {
+    if let Some(t) = types
+        .types
+        .iter()
+        .find(|t| t.name == tagged && is_kind(&t.kind))
+    {
         return Some(t.id);
     }
     types

@@ -31,7 +31,11 @@ pub struct State {
 }
 
 pub fn collect(program: &Program, types: &TypeTable) -> State {
-    let mut state = State { globals: Vec::new(), static_locals: Vec::new(), functions: Vec::new() };
+    let mut state = State {
+        globals: Vec::new(),
+        static_locals: Vec::new(),
+        functions: Vec::new(),
+    };
     let mut seen = HashSet::new();
     for unit in &program.units {
         let root = &program.dies[unit.root];
@@ -50,7 +54,15 @@ pub fn collect(program: &Program, types: &TypeTable) -> State {
                     if let Some(f) = function(program, die, &name, &unit.name) {
                         state.functions.push(f);
                     }
-                    statics_within(program, types, die, &name, &unit.name, &mut seen, &mut state.static_locals);
+                    statics_within(
+                        program,
+                        types,
+                        die,
+                        &name,
+                        &unit.name,
+                        &mut seen,
+                        &mut state.static_locals,
+                    );
                 }
                 _ => {}
             }
@@ -59,7 +71,13 @@ pub fn collect(program: &Program, types: &TypeTable) -> State {
     state
 }
 
-fn variable(program: &Program, types: &TypeTable, die: &Die, unit: &str, function: &str) -> Option<Variable> {
+fn variable(
+    program: &Program,
+    types: &TypeTable,
+    die: &Die,
+    unit: &str,
+    function: &str,
+) -> Option<Variable> {
     let address = die.address?;
     let name = program.name_of(die)?;
     if name.starts_with(RUNTIME_PREFIX) {
@@ -84,7 +102,13 @@ fn function(program: &Program, die: &Die, name: &str, unit: &str) -> Option<Func
         Some(HighPc::Addr(end)) => end.saturating_sub(address),
         None => 0,
     };
-    Some(Function { name: name.into(), unit: unit.into(), address, size, local_linkage: !program.external(die) })
+    Some(Function {
+        name: name.into(),
+        unit: unit.into(),
+        address,
+        size,
+        local_linkage: !program.external(die),
+    })
 }
 
 fn statics_within(

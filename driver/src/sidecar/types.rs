@@ -31,13 +31,35 @@ use super::dwarf::{Die, DieRef, Program};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Label {
-    Base { name: String, size: u64, ate: Option<u8> },
-    Record { union: bool, name: Option<String>, size: u64, declaration: bool, fields: Vec<FieldShape> },
-    Enum { name: Option<String>, size: u64, enumerators: Vec<(String, i64)> },
-    Pointer { size: u64 },
-    Array { count: Option<u64> },
-    Typedef { name: String },
-    Function { variadic: bool },
+    Base {
+        name: String,
+        size: u64,
+        ate: Option<u8>,
+    },
+    Record {
+        union: bool,
+        name: Option<String>,
+        size: u64,
+        declaration: bool,
+        fields: Vec<FieldShape>,
+    },
+    Enum {
+        name: Option<String>,
+        size: u64,
+        enumerators: Vec<(String, i64)>,
+    },
+    Pointer {
+        size: u64,
+    },
+    Array {
+        count: Option<u64>,
+    },
+    Typedef {
+        name: String,
+    },
+    Function {
+        variadic: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,12 +106,18 @@ fn is_node_tag(tag: DwTag) -> bool {
 fn is_qualifier(tag: DwTag) -> bool {
     matches!(
         tag,
-        gimli::DW_TAG_const_type | gimli::DW_TAG_volatile_type | gimli::DW_TAG_restrict_type | gimli::DW_TAG_atomic_type
+        gimli::DW_TAG_const_type
+            | gimli::DW_TAG_volatile_type
+            | gimli::DW_TAG_restrict_type
+            | gimli::DW_TAG_atomic_type
     )
 }
 
 fn is_tagged(tag: DwTag) -> bool {
-    matches!(tag, gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type | gimli::DW_TAG_enumeration_type)
+    matches!(
+        tag,
+        gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type | gimli::DW_TAG_enumeration_type
+    )
 }
 
 fn encoding(ate: Option<u8>) -> BaseEncoding {
@@ -115,7 +143,10 @@ impl TypeTable {
         for die in &program.dies {
             if is_tagged(die.tag) && !die.declaration {
                 if let Some(name) = &die.name {
-                    table.defs_in_unit.entry((die.unit, die.tag, name.clone())).or_insert(die.at);
+                    table
+                        .defs_in_unit
+                        .entry((die.unit, die.tag, name.clone()))
+                        .or_insert(die.at);
                     table.defs.entry((die.tag, name.clone())).or_insert(die.at);
                 }
             }
@@ -163,7 +194,10 @@ impl TypeTable {
                 at = die.ty;
                 continue;
             }
-            return self.die_node.get(&self.definition(program, die).at).copied();
+            return self
+                .die_node
+                .get(&self.definition(program, die).at)
+                .copied();
         }
         None
     }
@@ -204,29 +238,50 @@ impl TypeTable {
                     size: die.byte_size.unwrap_or(0),
                     enumerators: children()
                         .filter(|c| c.tag == gimli::DW_TAG_enumerator)
-                        .map(|c| (c.name.clone().unwrap_or_default(), c.const_value.unwrap_or(0)))
+                        .map(|c| {
+                            (
+                                c.name.clone().unwrap_or_default(),
+                                c.const_value.unwrap_or(0),
+                            )
+                        })
                         .collect(),
                 },
                 succ: vec![t(die.ty)],
             },
-            gimli::DW_TAG_pointer_type => {
-                Node { label: Label::Pointer { size: die.byte_size.unwrap_or(8) }, succ: vec![t(die.ty)] }
-            }
+            gimli::DW_TAG_pointer_type => Node {
+                label: Label::Pointer {
+                    size: die.byte_size.unwrap_or(8),
+                },
+                succ: vec![t(die.ty)],
+            },
             gimli::DW_TAG_array_type => {
                 // `int a[2][3]` is one DIE with two subranges: an array of 2
                 // arrays of 3, the inner ones as extra nodes.
-                let counts: Vec<Option<u64>> =
-                    children().filter(|c| c.tag == gimli::DW_TAG_subrange_type).map(|c| c.count).collect();
+                let counts: Vec<Option<u64>> = children()
+                    .filter(|c| c.tag == gimli::DW_TAG_subrange_type)
+                    .map(|c| c.count)
+                    .collect();
                 let mut element = t(die.ty);
                 for &count in counts.iter().skip(1).rev() {
-                    extra.push(Node { label: Label::Array { count }, succ: vec![element] });
+                    extra.push(Node {
+                        label: Label::Array { count },
+                        succ: vec![element],
+                    });
                     element = Some(base + extra.len() - 1);
                 }
-                Node { label: Label::Array { count: counts.first().copied().flatten() }, succ: vec![element] }
+                Node {
+                    label: Label::Array {
+                        count: counts.first().copied().flatten(),
+                    },
+                    succ: vec![element],
+                }
             }
-            gimli::DW_TAG_typedef => {
-                Node { label: Label::Typedef { name: die.name.clone().unwrap_or_default() }, succ: vec![t(die.ty)] }
-            }
+            gimli::DW_TAG_typedef => Node {
+                label: Label::Typedef {
+                    name: die.name.clone().unwrap_or_default(),
+                },
+                succ: vec![t(die.ty)],
+            },
             _ => {
                 // DW_TAG_subroutine_type
                 let mut succ = vec![t(die.ty)];
@@ -238,7 +293,10 @@ impl TypeTable {
                         _ => {}
                     }
                 }
-                Node { label: Label::Function { variadic }, succ }
+                Node {
+                    label: Label::Function { variadic },
+                    succ,
+                }
             }
         }
     }
@@ -262,8 +320,20 @@ impl TypeTable {
         for &n in &reps {
             let node = &nodes[n];
             let (name, size, kind) = match &node.label {
-                Label::Base { name, size, ate } => (name.clone(), *size, TypeKind::Base { encoding: encoding(*ate) }),
-                Label::Record { union, name, size, declaration, fields } => {
+                Label::Base { name, size, ate } => (
+                    name.clone(),
+                    *size,
+                    TypeKind::Base {
+                        encoding: encoding(*ate),
+                    },
+                ),
+                Label::Record {
+                    union,
+                    name,
+                    size,
+                    declaration,
+                    fields,
+                } => {
                     let fields = fields
                         .iter()
                         .zip(&node.succ)
@@ -279,24 +349,43 @@ impl TypeTable {
                     let word = if *union { "union" } else { "struct" };
                     let name = format!("{word} {}", name.as_deref().unwrap_or("{...}"));
                     let kind = if *union {
-                        TypeKind::Union { fields, declaration }
+                        TypeKind::Union {
+                            fields,
+                            declaration,
+                        }
                     } else {
-                        TypeKind::Struct { fields, declaration }
+                        TypeKind::Struct {
+                            fields,
+                            declaration,
+                        }
                     };
                     (name, *size, kind)
                 }
-                Label::Enum { name, size, enumerators } => (
+                Label::Enum {
+                    name,
+                    size,
+                    enumerators,
+                } => (
                     format!("enum {}", name.as_deref().unwrap_or("{...}")),
                     *size,
                     TypeKind::Enum {
                         underlying: id_of(node.succ[0]),
                         enumerators: enumerators
                             .iter()
-                            .map(|(name, value)| Enumerator { name: name.clone(), value: *value })
+                            .map(|(name, value)| Enumerator {
+                                name: name.clone(),
+                                value: *value,
+                            })
                             .collect(),
                     },
                 ),
-                Label::Pointer { size } => (String::new(), *size, TypeKind::Pointer { pointee: id_of(node.succ[0]) }),
+                Label::Pointer { size } => (
+                    String::new(),
+                    *size,
+                    TypeKind::Pointer {
+                        pointee: id_of(node.succ[0]),
+                    },
+                ),
                 Label::Array { count } => (
                     String::new(),
                     0,
@@ -305,22 +394,41 @@ impl TypeTable {
                         count: *count,
                     },
                 ),
-                Label::Typedef { name } => (name.clone(), 0, TypeKind::Typedef { target: id_of(node.succ[0]) }),
+                Label::Typedef { name } => (
+                    name.clone(),
+                    0,
+                    TypeKind::Typedef {
+                        target: id_of(node.succ[0]),
+                    },
+                ),
                 Label::Function { variadic } => (
                     String::new(),
                     0,
                     TypeKind::Function {
                         ret: id_of(node.succ[0]),
-                        params: node.succ[1..].iter().map(|&s| id_of(s).unwrap_or_else(|| void_id(&mut void))).collect(),
+                        params: node.succ[1..]
+                            .iter()
+                            .map(|&s| id_of(s).unwrap_or_else(|| void_id(&mut void)))
+                            .collect(),
                         variadic: *variadic,
                     },
                 ),
             };
             let id = self.types.len() as TypeId;
-            self.types.push(TypeDef { id, name, size, kind });
+            self.types.push(TypeDef {
+                id,
+                name,
+                size,
+                kind,
+            });
         }
         if void.is_some() {
-            self.types.push(TypeDef { id: count, name: "void".into(), size: 0, kind: TypeKind::Void });
+            self.types.push(TypeDef {
+                id: count,
+                name: "void".into(),
+                size: 0,
+                kind: TypeKind::Void,
+            });
         }
         self.finish();
     }
@@ -329,7 +437,10 @@ impl TypeTable {
     /// unnamed types, once every entry exists.
     fn finish(&mut self) {
         for i in 0..self.types.len() {
-            if matches!(self.types[i].kind, TypeKind::Array { .. } | TypeKind::Typedef { .. }) {
+            if matches!(
+                self.types[i].kind,
+                TypeKind::Array { .. } | TypeKind::Typedef { .. }
+            ) {
                 self.types[i].size = size_of(&self.types, i as TypeId, 0);
             }
             if self.types[i].name.is_empty() {
@@ -349,22 +460,35 @@ impl TypeTable {
 
     /// Adds a type the DWARF lacks (or finds an equal one).
     pub fn intern(&mut self, name: &str, size: u64, kind: TypeKind) -> TypeId {
-        if let Some(t) = self.types.iter().find(|t| t.name == name && t.size == size && t.kind == kind) {
+        if let Some(t) = self
+            .types
+            .iter()
+            .find(|t| t.name == name && t.size == size && t.kind == kind)
+        {
             return t.id;
         }
         let id = self.types.len() as TypeId;
-        self.types.push(TypeDef { id, name: name.into(), size, kind });
+        self.types.push(TypeDef {
+            id,
+            name: name.into(),
+            size,
+            kind,
+        });
         id
     }
 }
 
 fn size_of(types: &[TypeDef], id: TypeId, depth: u32) -> u64 {
-    let Some(t) = types.get(id as usize) else { return 0 };
+    let Some(t) = types.get(id as usize) else {
+        return 0;
+    };
     if depth > 64 {
         return 0;
     }
     match t.kind {
-        TypeKind::Array { element, count } => count.unwrap_or(0) * size_of(types, element, depth + 1),
+        TypeKind::Array { element, count } => {
+            count.unwrap_or(0) * size_of(types, element, depth + 1)
+        }
         TypeKind::Typedef { target } => target.map_or(0, |t| size_of(types, t, depth + 1)),
         _ => t.size,
     }
@@ -389,14 +513,26 @@ fn field_shape(program: &Program, m: &Die) -> FieldShape {
         _ => None,
     };
     match absolute_bit {
-        Some(bit) => FieldShape { name, offset: bit / 8, bit_offset: Some(bit % 8), bit_size: m.bit_size },
-        None => FieldShape { name, offset: location, bit_offset: None, bit_size: None },
+        Some(bit) => FieldShape {
+            name,
+            offset: bit / 8,
+            bit_offset: Some(bit % 8),
+            bit_size: m.bit_size,
+        },
+        None => FieldShape {
+            name,
+            offset: location,
+            bit_offset: None,
+            bit_size: None,
+        },
     }
 }
 
 fn storage_size(program: &Program, mut at: Option<DieRef>) -> u64 {
     for _ in 0..16 {
-        let Some(die) = at.and_then(|a| program.die(a)) else { break };
+        let Some(die) = at.and_then(|a| program.die(a)) else {
+            break;
+        };
         if let Some(size) = die.byte_size {
             return size;
         }
@@ -423,7 +559,10 @@ fn partition(nodes: &[Node]) -> Vec<usize> {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let sig = (class[i], n.succ.iter().map(|s| s.map(|s| class[s])).collect());
+                let sig = (
+                    class[i],
+                    n.succ.iter().map(|s| s.map(|s| class[s])).collect(),
+                );
                 let fresh = sigs.len();
                 *sigs.entry(sig).or_insert(fresh)
             })

@@ -19,15 +19,20 @@ pub fn build(path: &Path) -> Result<Sidecar> {
     elf::with_file(path, |file| {
         let build_id = elf::build_id(file, path)?;
         let fragments = elf::fragments(file, path)?;
-        let program = dwarf::load(file).with_context(|| format!("{}: cannot read its DWARF", path.display()))?;
+        let program = dwarf::load(file)
+            .with_context(|| format!("{}: cannot read its DWARF", path.display()))?;
         let mut table = types::TypeTable::build(&program);
         let state = state::collect(&program, &table);
-        let merged = sites::merge(&fragments, &mut table).with_context(|| format!("{}", path.display()))?;
+        let merged =
+            sites::merge(&fragments, &mut table).with_context(|| format!("{}", path.display()))?;
         Ok(Sidecar {
             format_version: SIDECAR_VERSION,
             abi_version: lucc_abi::ABI_VERSION,
             build_id,
-            binary: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            binary: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             types: table.types,
             globals: state.globals,
             static_locals: state.static_locals,
@@ -45,7 +50,8 @@ pub fn write(binary: &Path) -> Result<PathBuf> {
     let mut tmp = out.clone().into_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, sidecar.to_json()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::write(&tmp, sidecar.to_json())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(out)
 }

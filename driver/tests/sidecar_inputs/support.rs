@@ -24,20 +24,48 @@ pub fn section_c(bytes: &[u8]) -> String {
     )
 }
 
-pub fn site(id: u32, function: &str, line: u32, callee: &str, direct: bool, ty: SiteType) -> SiteRecord {
-    SiteRecord { id, function: function.into(), file: "a.c".into(), line, callee: callee.into(), direct, ty }
+pub fn site(
+    id: u32,
+    function: &str,
+    line: u32,
+    callee: &str,
+    direct: bool,
+    ty: SiteType,
+) -> SiteRecord {
+    SiteRecord {
+        id,
+        function: function.into(),
+        file: "a.c".into(),
+        line,
+        callee: callee.into(),
+        direct,
+        ty,
+    }
 }
 
 pub fn record(name: &str) -> SiteType {
-    SiteType::Record { name: name.into(), union: false }
+    SiteType::Record {
+        name: name.into(),
+        union: false,
+    }
 }
 
 pub fn fragment(source: &str, sites: Vec<SiteRecord>, wrappers: Vec<WrapperRecord>) -> Fragment {
-    Fragment { version: FRAGMENT_VERSION, source: source.into(), sites, wrappers, skipped: vec![] }
+    Fragment {
+        version: FRAGMENT_VERSION,
+        source: source.into(),
+        sites,
+        wrappers,
+        skipped: vec![],
+    }
 }
 
 pub fn wrapper(name: &str, inner: &str, offset: i64) -> WrapperRecord {
-    WrapperRecord { name: name.into(), inner: inner.into(), offset }
+    WrapperRecord {
+        name: name.into(),
+        inner: inner.into(),
+        offset,
+    }
 }
 
 /// The fragments the test programs carry: a.c allocates through a wrapper
@@ -51,21 +79,41 @@ pub fn standard_fragments() -> Vec<Fragment> {
                 site(10, "use_a", 11, "xmalloc", false, record("item_t")),
                 site(20, "use_a", 12, "malloc", true, SiteType::Int { bits: 8 }),
                 site(40, "use_a", 13, "calloc", true, SiteType::Untyped),
-                site(50, "use_a", 14, "malloc", true, SiteType::Record { name: "number".into(), union: true }),
+                site(
+                    50,
+                    "use_a",
+                    14,
+                    "malloc",
+                    true,
+                    SiteType::Record {
+                        name: "number".into(),
+                        union: true,
+                    },
+                ),
             ],
             vec![],
         ),
         fragment(
             "/src/b.c",
             vec![
-                site(60, "use_b", 20, "malloc", true, SiteType::Float { bits: 64 }),
+                site(
+                    60,
+                    "use_b",
+                    20,
+                    "malloc",
+                    true,
+                    SiteType::Float { bits: 64 },
+                ),
                 site(70, "use_b", 21, "malloc", true, SiteType::Pointer),
                 site(80, "use_b", 22, "malloc", true, SiteType::Int { bits: 16 }),
                 site(90, "use_b", 23, "malloc", true, record("nosuch")),
                 site(100, "use_b", 24, "malloc", true, record("shape.3")),
                 site(110, "use_b", 25, "malloc", true, SiteType::FunctionPointer),
             ],
-            vec![wrapper("zmalloc", "malloc", 16), wrapper("xmalloc", "zmalloc", 0)],
+            vec![
+                wrapper("zmalloc", "malloc", 16),
+                wrapper("xmalloc", "zmalloc", 0),
+            ],
         ),
     ]
 }
@@ -74,7 +122,13 @@ pub fn standard_fragments() -> Vec<Fragment> {
 /// info and `flags`, plus one extra translation unit per entry of
 /// `sections` carrying those bytes in the fragment section, into
 /// `dir/name` with a GNU build id.
-pub fn build(dir: &Path, name: &str, sources: &[&str], flags: &[&str], sections: &[Vec<u8>]) -> PathBuf {
+pub fn build(
+    dir: &Path,
+    name: &str,
+    sources: &[&str],
+    flags: &[&str],
+    sections: &[Vec<u8>],
+) -> PathBuf {
     let mut objects = Vec::new();
     for (i, bytes) in sections.iter().enumerate() {
         let c = dir.join(format!("{name}_frag{i}.c"));
@@ -105,7 +159,11 @@ pub fn standard(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
 
 pub fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Data symbols of `binary` by name (several for file-scope statics).
@@ -115,7 +173,9 @@ pub fn nm(binary: &Path) -> HashMap<String, Vec<u64>> {
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         if let [addr, _kind, name] = parts[..] {
-            map.entry(name.to_string()).or_default().push(u64::from_str_radix(addr, 16).unwrap());
+            map.entry(name.to_string())
+                .or_default()
+                .push(u64::from_str_radix(addr, 16).unwrap());
         }
     }
     map

@@ -1,0 +1,7 @@
+struct priv {
+    long b;
+    char c;
+    struct priv *next;
+};
+
+struct priv *p2;

@@ -1,0 +1,3 @@
+struct priv;
+
+struct priv *p3;

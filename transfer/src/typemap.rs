@@ -559,6 +559,15 @@ impl<'a> TypeMap<'a> {
         if matches!(os, Scalar::Float { .. }) || matches!(ns, Scalar::Float { .. }) {
             return Err(cannot());
         }
+        if fields.is_none() && self.is_char(self.old, old_id) && self.is_char(self.new, new_id) {
+            // A character is a byte whatever the signedness of `char`.
+            ops.push(Op::Copy {
+                old: old_off,
+                new: new_off,
+                len: 1,
+            });
+            return Ok(());
+        }
         let src = Self::loc(os, old_off, fields.map(|f| f.0));
         let dst = Self::loc(ns, new_off, fields.map(|f| f.1));
         let map = match (os, ns) {
@@ -646,7 +655,9 @@ impl<'a> TypeMap<'a> {
         let os = self.old_ty(oe)?.size;
         let ns = self.new_ty(ne)?.size;
         let keep = oc.min(nc);
-        if self.same_layout(oe, ne) {
+        // Text is bytes: `char` <-> `unsigned char` buffers copy as is.
+        let text = self.is_char(self.old, oe) && self.is_char(self.new, ne);
+        if text || self.same_layout(oe, ne) {
             ops.push(Op::Copy {
                 old: old_off,
                 new: new_off,

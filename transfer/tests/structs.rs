@@ -503,3 +503,19 @@ fn unchanged_type_is_one_copy_and_needs_no_move() {
         .unwrap();
     assert_eq!(out, value, "padding included: bytes as is");
 }
+
+#[test]
+fn char_buffer_that_became_unsigned_is_copied_as_bytes() {
+    let mut o = B::new();
+    let ch = o.char();
+    let a = o.array(ch, 6);
+    let ot = o.strukt("struct s", &[("name", a)]);
+    let mut n = B::new();
+    let uch = n.uchar();
+    let a = n.array(uch, 8);
+    let nt = n.strukt("struct s", &[("name", a)]);
+    let (old, new) = (o.done(), n.done());
+    let value = "héllo".as_bytes().to_vec();
+    let (out, _) = convert(&old, &new, &no_tf(), ot, nt, &value, &Space::default()).unwrap();
+    assert_eq!(&out[..], "héllo\0\0".as_bytes());
+}

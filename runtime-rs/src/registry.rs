@@ -3,16 +3,21 @@
 //! Sharded by thread: each thread files its allocations in one of
 //! [`SHARDS`] shards (chosen round-robin at its first allocation), so
 //! threads rarely meet on a lock; a block remembers its shard in its
-//! header, so any thread can free it. A shard is a dense vector of header
-//! pointers; each header stores its own index, so insert is a push and
-//! remove a swap-remove that rewrites the moved header's index: O(1) both,
-//! one machine word per object besides the header. Critical sections are a
-//! handful of loads and stores (see `lock` and
-//! `runtime-c/bench/malloc_bench.c`).
+//! header, so any thread can free it. A shard is a vector of slots, one
+//! machine word per object besides the header: a slot holds a live
+//! header's address, or (low bit set) the next free slot. Each header
+//! stores its slot's index, so insert pops the most recently freed slot (or
+//! pushes) and remove pushes the slot on the free list: O(1) both. Freed
+//! slots are reused rather than filled by swap-remove because a swap would
+//! touch the moved object's header, a cache miss per free on a large heap;
+//! LIFO reuse also keeps the slots of a churning program in cache. The
+//! cost: enumeration walks the high-water mark of slots, not the live
+//! count. Critical sections are a handful of loads and stores (see `lock`
+//! and `runtime-c/bench/malloc_bench.c`).
 //!
 //! Telling our pointers from foreign ones: a pointer `p` is ours iff the
 //! index read from `p - 16` is in bounds of the shard named at `p - 8` and
-//! that slot holds exactly `p - 16`. No foreign block can pass, since slots
+//! that slot holds exactly `p - 16` (a free slot, odd, never does). No foreign block can pass, since slots
 //! only ever hold headers of live blocks of ours and distinct live blocks
 //! do not overlap. Reading `p - 16` is safe for any pointer glibc's malloc
 //! returned: that is its chunk header (prev_size, size), always mapped.
@@ -76,14 +81,45 @@ impl LastSlot {
     }
 }
 
+// Fits the free-slot encoding (shifted left by one).
+const NO_FREE: usize = usize::MAX >> 1;
+
 struct Slots {
-    headers: Vec<*mut Header>,
+    /// Header address (even), or `next free index << 1 | 1`.
+    slots: Vec<usize>,
+    free: usize,
+    live: usize,
     bytes: usize,
     epoch: u64,
 }
 
-// The raw pointers are headers of live blocks, only touched under the lock.
-unsafe impl Send for Slots {}
+impl Slots {
+    const fn new() -> Slots {
+        Slots { slots: Vec::new(), free: NO_FREE, live: 0, bytes: 0, epoch: 0 }
+    }
+
+    fn take_slot(&mut self, hdr: *mut Header) -> usize {
+        self.live += 1;
+        if self.free == NO_FREE {
+            self.slots.push(hdr as usize);
+            return self.slots.len() - 1;
+        }
+        let i = self.free;
+        self.free = self.slots[i] >> 1;
+        self.slots[i] = hdr as usize;
+        i
+    }
+
+    fn release_slot(&mut self, i: usize) {
+        self.live -= 1;
+        self.slots[i] = (self.free << 1) | 1;
+        self.free = i;
+    }
+
+    fn live_headers(&self) -> impl Iterator<Item = *mut Header> + '_ {
+        self.slots.iter().filter(|&&v| v & 1 == 0).map(|&v| v as *mut Header)
+    }
+}
 
 /// A shard on cache lines of its own: threads working on neighbouring
 /// shards must not bounce a shared line between cores.
@@ -114,7 +150,7 @@ pub struct Removed {
 impl Registry {
     pub const fn new() -> Registry {
         Registry {
-            shards: [const { Shard(SpinLock::new(Slots { headers: Vec::new(), bytes: 0, epoch: 0 })) }; SHARDS],
+            shards: [const { Shard(SpinLock::new(Slots::new())) }; SHARDS],
             next_shard: AtomicUsize::new(0),
         }
     }
@@ -144,8 +180,7 @@ impl Registry {
             // another bumps the epoch.
             (*last.hdr).set_last(false);
         }
-        h.index = s.headers.len() as u32;
-        s.headers.push(hdr);
+        h.index = s.take_slot(hdr) as u32;
         s.bytes += h.size();
         let epoch = s.epoch;
         drop(s);
@@ -160,14 +195,11 @@ impl Registry {
     pub unsafe fn remove(&self, hdr: *mut Header, last: &mut LastSlot) -> Option<Removed> {
         let mut s = self.shards[(*hdr).shard()].lock();
         let index = std::ptr::read_volatile(std::ptr::addr_of!((*hdr).index)) as usize;
-        if index >= s.headers.len() || s.headers[index] != hdr {
+        if s.slots.get(index) != Some(&(hdr as usize)) {
             return None;
         }
         let h = &mut *hdr;
-        s.headers.swap_remove(index);
-        if let Some(&moved) = s.headers.get(index) {
-            (*moved).index = index as u32;
-        }
+        s.release_slot(index);
         s.bytes -= h.size();
         if h.is_last() {
             if last.hdr == hdr {
@@ -203,7 +235,7 @@ impl Registry {
     pub fn for_each_object(&self, mut f: impl FnMut(&HeapObject)) {
         for shard in &self.shards {
             let s = shard.lock();
-            for &hdr in &s.headers {
+            for hdr in s.live_headers() {
                 // SAFETY: headers in the registry are live.
                 let h = unsafe { &*hdr };
                 f(&HeapObject { addr: Header::user(hdr) as usize, size: h.size(), site: h.site, offset: h.offset() });
@@ -219,7 +251,7 @@ impl Registry {
     }
 
     pub fn object_count(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().headers.len()).sum()
+        self.shards.iter().map(|s| s.lock().live).sum()
     }
 
     pub fn bytes(&self) -> usize {
@@ -285,11 +317,15 @@ mod tests {
             unsafe { r.insert(h, &mut last) };
         }
         assert_eq!((r.object_count(), r.bytes()), (5, 150));
-        // Remove from the middle: the last entry moves and keeps a true index.
+        // Remove from the middle; the next insert reuses the slot.
         let gone = unsafe { r.remove(hs[1], &mut last) }.unwrap();
         assert_eq!((gone.site, gone.size), (2, 20));
-        assert_eq!(unsafe { (*hs[4]).index }, 1);
         assert!(unsafe { r.remove(hs[1], &mut last) }.is_none(), "double remove is refused");
+        let again = block(9, 1);
+        unsafe { r.insert(again, &mut last) };
+        assert_eq!(unsafe { (*again).index }, 1);
+        unsafe { r.remove(again, &mut last) }.unwrap();
+        free_block(again);
         let mut sites: Vec<u32> = r.snapshot().iter().map(|o| o.site).collect();
         sites.sort();
         assert_eq!(sites, vec![1, 3, 4, 5]);

@@ -12,6 +12,10 @@
 //! - `alloc`: malloc/free/realloc/aligned/retag on top of those;
 //! - `report`: the `LUCC_HEAP_REPORT` file written at exit.
 //!
+//! Rust API for the rest of the runtime (the state transfer):
+//! `registry::{for_each_object, snapshot, object_count, bytes}` over
+//! `registry::HeapObject { addr, size, site, offset }`.
+//!
 //! Programs linking the archive need `-lpthread -ldl -lm -lrt` (the Rust
 //! standard library's needs).
 

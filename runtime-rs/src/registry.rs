@@ -17,9 +17,9 @@
 //!
 //! Telling our pointers from foreign ones: a pointer `p` is ours iff the
 //! index read from `p - 16` is in bounds of the shard named at `p - 8` and
-//! that slot holds exactly `p - 16` (a free slot, odd, never does). No foreign block can pass, since slots
-//! only ever hold headers of live blocks of ours and distinct live blocks
-//! do not overlap. Reading `p - 16` is safe for any pointer glibc's malloc
+//! that slot holds exactly `p - 16` (a free slot, odd, never does). No
+//! foreign block can pass, since slots only ever hold headers of live
+//! blocks of ours and distinct live blocks do not overlap. Reading `p - 16` is safe for any pointer glibc's malloc
 //! returned: that is its chunk header (prev_size, size), always mapped.
 //!
 //! Retag needs "the block this thread allocated last", which another

@@ -54,7 +54,7 @@ impl AllocSites<'_> {
     pub fn run(&self, module: LLVMModuleRef) -> Vec<Site> {
         let mut sites = Vec::new();
         for f in ir::functions(module) {
-            if ir::is_declaration(f) || self.wrappers.defines_allocator(f) {
+            if ir::is_declaration(f) {
                 continue;
             }
             let fname = ir::name(f);
@@ -65,6 +65,8 @@ impl AllocSites<'_> {
                 }
                 let Some(callee) = ir::called_function(i) else { continue };
                 let cname = ir::name(callee);
+                // A unit may define its own `strndup`: that is an ordinary
+                // function (maybe a wrapper), not libc's.
                 let libc = if ir::is_declaration(callee) { symbols::allocator(&cname) } else { None };
                 let (direct, ty) = if let Some(a) = libc {
                     if a.kind == AllocKind::Free {

@@ -44,13 +44,14 @@ pub fn instrument_module(module: &Module<'_>, opts: &PassOptions) -> Result<Frag
     let m = module.as_mut_ptr();
     let wrappers = wrappers::WrapperPass.run(m);
     let sites = alloc_sites::AllocSites { source: &opts.source, wrappers: &wrappers }.run(m);
-    let skipped = rewrite::Rewrite { sites: &sites }.run(m)?;
+    let rewritten = rewrite::Rewrite { sites: &sites }.run(m)?;
     let fragment = Fragment {
         version: FRAGMENT_VERSION,
         source: opts.source.clone(),
-        sites: sites.into_iter().map(|s| s.record).collect(),
+        // A call left alone passes no site id: it is no site.
+        sites: sites.into_iter().filter(|s| !rewritten.left_alone.contains(&s.call)).map(|s| s.record).collect(),
         wrappers: wrappers.records,
-        skipped,
+        skipped: rewritten.skipped,
     };
     embed::Embed { fragment: &fragment }.run(m)?;
     if let Err(e) = module.verify() {

@@ -10,7 +10,7 @@
 //! the data layout) and arguments are converted to them, because the
 //! program's own declaration may be odd (K&R, implicit).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{bail, Result};
 use llvm_sys::core::*;
@@ -27,14 +27,25 @@ pub struct Rewrite<'a> {
     pub sites: &'a [Site],
 }
 
+/// What the rewrite could not do.
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    /// Calls left as they were (their sites are dropped).
+    pub left_alone: HashSet<Value>,
+    /// Why, per function: `function: reason`.
+    pub skipped: Vec<String>,
+}
+
 impl Rewrite<'_> {
-    /// Rewrites the module; returns notes on what had to be left alone.
-    pub fn run(&self, module: LLVMModuleRef) -> Result<Vec<String>> {
+    pub fn run(&self, module: LLVMModuleRef) -> Result<Rewritten> {
         let mut rt = Runtime::new(module);
-        let mut skipped = Vec::new();
+        let mut out = Rewritten::default();
         let site_of: HashMap<Value, &Site> = self.sites.iter().map(|s| (s.call, s)).collect();
         for s in self.sites.iter().filter(|s| !s.record.direct) {
-            rt.retag_after(s.call, s.record.id)?;
+            if let Err(e) = rt.retag_after(s.call, s.record.id) {
+                out.left_alone.insert(s.call);
+                out.skipped.push(format!("{}: {e}", s.record.function));
+            }
         }
         for f in ir::functions(module) {
             if ir::is_declaration(f) {
@@ -55,7 +66,8 @@ impl Rewrite<'_> {
                     _ => continue,
                 };
                 if let Err(e) = rt.replace_call(i, a, site) {
-                    skipped.push(format!("{}: {e}", ir::name(f)));
+                    out.left_alone.insert(i);
+                    out.skipped.push(format!("{}: {e}", ir::name(f)));
                 }
             }
         }
@@ -68,7 +80,7 @@ impl Rewrite<'_> {
             }
         }
         rt.dispose();
-        Ok(skipped)
+        Ok(out)
     }
 }
 
@@ -152,28 +164,27 @@ impl Runtime {
         if site.is_some() {
             params.push(self.i32());
         }
+        let old_ty = ir::type_of(call);
+        let result_used = ir::kind(old_ty) != LLVMTypeKind::LLVMVoidTypeKind && !ir::users(call).is_empty();
+        // Check every conversion first, so that a call left alone leaves
+        // no half-built instructions behind.
+        if !args.iter().zip(&params).all(|(&v, &t)| convertible(ir::type_of(v), t))
+            || (result_used && !convertible(ret, old_ty))
+        {
+            bail!("call to {} with unexpected argument or result types left alone", a.libc);
+        }
         let libc = ir::called_function(call);
         let (f, fty) = self.declare(a.runtime, ret, &params, libc)?;
         unsafe {
             LLVMPositionBuilderBefore(self.builder, call);
-            let mut new_args = Vec::with_capacity(params.len());
-            for (&v, &t) in args.iter().zip(&params) {
-                new_args.push(self.convert(v, t).ok_or_else(|| {
-                    anyhow::anyhow!("call to {} with an argument of unexpected type left alone", a.libc)
-                })?);
-            }
+            let mut new_args: Vec<Value> = args.iter().zip(&params).map(|(&v, &t)| self.convert(v, t)).collect();
             if let Some(id) = site {
                 new_args.push(LLVMConstInt(self.i32(), u64::from(id), 0));
             }
             let new = LLVMBuildCall2(self.builder, fty, f, new_args.as_mut_ptr(), new_args.len() as u32, c"".as_ptr());
             LLVMInstructionSetDebugLoc(new, LLVMInstructionGetDebugLoc(call));
-            let old_ty = ir::type_of(call);
-            if ir::kind(old_ty) != LLVMTypeKind::LLVMVoidTypeKind && ir::users(call).first().is_some() {
-                let Some(result) = self.convert(new, old_ty) else {
-                    LLVMInstructionEraseFromParent(new);
-                    bail!("call to {} whose result type is unexpected left alone", a.libc);
-                };
-                LLVMReplaceAllUsesWith(call, result);
+            if result_used {
+                LLVMReplaceAllUsesWith(call, self.convert(new, old_ty));
             }
             LLVMInstructionEraseFromParent(call);
         }
@@ -181,29 +192,19 @@ impl Runtime {
     }
 
     /// Converts `v` to `to` at the builder's position, as C's implicit
-    /// conversions would; `None` when there is no sensible conversion.
-    fn convert(&self, v: Value, to: Type) -> Option<Value> {
+    /// conversions would; only called when [`convertible`].
+    fn convert(&self, v: Value, to: Type) -> Value {
         let from = ir::type_of(v);
         if from == to {
-            return Some(v);
+            return v;
         }
-        let b = self.builder;
-        let name = c"".as_ptr();
+        let (b, name) = (self.builder, c"".as_ptr());
         unsafe {
-            match (ir::kind(from), ir::kind(to)) {
-                (LLVMTypeKind::LLVMPointerTypeKind, LLVMTypeKind::LLVMPointerTypeKind) => {
-                    Some(LLVMBuildPointerCast(b, v, to, name))
-                }
-                (LLVMTypeKind::LLVMIntegerTypeKind, LLVMTypeKind::LLVMIntegerTypeKind) => {
-                    Some(LLVMBuildIntCast2(b, v, to, 0, name))
-                }
-                (LLVMTypeKind::LLVMPointerTypeKind, LLVMTypeKind::LLVMIntegerTypeKind) => {
-                    Some(LLVMBuildPtrToInt(b, v, to, name))
-                }
-                (LLVMTypeKind::LLVMIntegerTypeKind, LLVMTypeKind::LLVMPointerTypeKind) => {
-                    Some(LLVMBuildIntToPtr(b, v, to, name))
-                }
-                _ => None,
+            match (ir::is_pointer(from), ir::is_pointer(to)) {
+                (true, true) => LLVMBuildPointerCast(b, v, to, name),
+                (false, false) => LLVMBuildIntCast2(b, v, to, 0, name),
+                (true, false) => LLVMBuildPtrToInt(b, v, to, name),
+                (false, true) => LLVMBuildIntToPtr(b, v, to, name),
             }
         }
     }
@@ -221,7 +222,10 @@ impl Runtime {
                 bail!("call without a successor instruction");
             }
             LLVMPositionBuilderBefore(self.builder, next);
-            let p = self.convert(call, self.i8_ptr()).ok_or_else(|| anyhow::anyhow!("retag of a non-pointer"))?;
+            if !convertible(ir::type_of(call), self.i8_ptr()) {
+                bail!("retag of a call returning a non-pointer");
+            }
+            let p = self.convert(call, self.i8_ptr());
             let mut args = [p, LLVMConstInt(self.i32(), u64::from(site), 0)];
             let new = LLVMBuildCall2(self.builder, fty, f, args.as_mut_ptr(), 2, c"".as_ptr());
             LLVMInstructionSetDebugLoc(new, LLVMInstructionGetDebugLoc(call));
@@ -247,6 +251,12 @@ impl Runtime {
         }
         Ok(())
     }
+}
+
+/// Pointers and integers convert to one another; nothing else does.
+fn convertible(from: Type, to: Type) -> bool {
+    let simple = |t: Type| matches!(ir::kind(t), LLVMTypeKind::LLVMPointerTypeKind | LLVMTypeKind::LLVMIntegerTypeKind);
+    from == to || (simple(from) && simple(to))
 }
 
 /// Whether `v` (the function `f`, or a constant built from it) is used

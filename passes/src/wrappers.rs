@@ -38,12 +38,6 @@ impl Wrappers {
     pub fn inner_offset(&self, call: Value) -> Option<i64> {
         self.inner_calls.get(&call).copied()
     }
-
-    /// The unit defines a function with a libc allocator's name (its own
-    /// `malloc`): calls to it are not rewritten and its body is left alone.
-    pub fn defines_allocator(&self, f: Value) -> bool {
-        !ir::is_declaration(f) && symbols::allocator(&ir::name(f)).is_some()
-    }
 }
 
 /// Finds the wrappers of a module.
@@ -55,11 +49,7 @@ impl WrapperPass {
         let mut found = Wrappers::default();
         let candidates: Vec<Value> = ir::functions(module)
             .into_iter()
-            .filter(|&f| {
-                !ir::is_declaration(f)
-                    && ir::is_pointer(ir::return_type(f))
-                    && !found.defines_allocator(f)
-            })
+            .filter(|&f| !ir::is_declaration(f) && ir::is_pointer(ir::return_type(f)))
             .collect();
         loop {
             let mut grew = false;

@@ -9,6 +9,7 @@
 //!   `Pointer`, `FunctionPointer` or `Untyped`;
 //! - `CHECK-SITES: N`, `CHECK-WRAPPERS: N`: exact counts;
 //! - `CHECK-WRAPPER: NAME INNER OFFSET`;
+//! - `CHECK-SKIPPED: TEXT`: some skipped entry mentions TEXT;
 //! - `CHECK-IR: TEXT` / `CHECK-NOT-IR: TEXT`: in the disassembled output;
 //! - `CHECK-RUN: LINE`: the program, linked with a shim runtime
 //!   (`support/runtime_shim.c`) and any `LINK-WITH: FILE`, exits 0 and
@@ -110,6 +111,9 @@ fn check_case(case: &Path, opt: &str) -> Vec<String> {
                     errors.push(format!("no wrapper `{arg}` among {:?}", frag.wrappers));
                 }
             }
+            "CHECK-SKIPPED" if !frag.skipped.iter().any(|n| n.contains(arg)) => {
+                errors.push(format!("nothing skipped mentions `{arg}`: {:?}", frag.skipped));
+            }
             "CHECK-IR" if !ir.contains(arg) => errors.push(format!("IR lacks `{arg}`")),
             "CHECK-NOT-IR" if ir.contains(arg) => errors.push(format!("IR contains `{arg}`")),
             "CHECK-RUN" => expected_run.push(arg),
@@ -153,14 +157,27 @@ fn golden_cases() {
         .collect();
     cases.sort();
     assert!(cases.len() >= 20, "golden cases are missing");
-    let mut failures = Vec::new();
-    for case in &cases {
-        for opt in ["-O0", "-O2"] {
-            for e in check_case(case, opt) {
-                failures.push(format!("{} {opt}: {e}", case.file_name().unwrap().to_string_lossy()));
-            }
-        }
-    }
+    // Cases are independent; checking them on several threads also runs
+    // the passes concurrently, as the driver does.
+    let jobs: Vec<(&PathBuf, &str)> = cases.iter().flat_map(|c| [(c, "-O0"), (c, "-O2")]).collect();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut failures: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut failed = Vec::new();
+                    while let Some(&(case, opt)) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+                        failed.extend(check_case(case, opt).into_iter().map(|e| format!("{name} {opt}: {e}")));
+                    }
+                    failed
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    failures.sort();
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 

@@ -1,5 +1,7 @@
 /* The runtime's allocation entry points as plain libc wrappers: enough to
  * link and run an instrumented program without the real runtime. */
+#define _GNU_SOURCE
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,3 +18,5 @@ int __lucc_posix_memalign(void **p, size_t a, size_t n, uint32_t site) { (void)s
 void __lucc_free(void *p) { free(p); }
 void *__lucc_malloc_indirect(size_t n) { return malloc(n); }
 void __lucc_retag(void *p, uint32_t site) { (void)p; (void)site; }
+void *__lucc_reallocarray(void *p, size_t n, size_t m, uint32_t site) { (void)site; return reallocarray(p, n, m); }
+void *__lucc_memalign(size_t a, size_t n, uint32_t site) { (void)site; return memalign(a, n); }

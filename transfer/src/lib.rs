@@ -85,16 +85,34 @@ impl<'a> Transfer<'a> {
         self.types.plan(old_ty, new_ty)
     }
 
-    /// The plan for the objects of allocation site `site`: `None` when the
-    /// site is untyped on either side (such blocks are traced with
-    /// [`Transfer::trace_untyped`]).
+    /// The plan for the objects of allocation site `site`: the site's type
+    /// in both versions, or — when the new version no longer has the site
+    /// (its code changed) — the new type of the same name. `None` when the
+    /// objects are untyped (such blocks are traced with
+    /// [`Transfer::trace_untyped`]); an error when the type is gone.
     pub fn site_plan(&mut self, site: SiteId) -> Result<Option<PlanId>> {
-        let old = self.types.old.site(site).and_then(|s| s.ty);
-        let new = self.types.new.site(site).and_then(|s| s.ty);
-        match (old, new) {
-            (Some(o), Some(n)) => self.types.plan(o, n).map(Some),
-            _ => Ok(None),
+        let Some(old) = self.types.old.site(site).and_then(|s| s.ty) else {
+            return Ok(None);
+        };
+        let new = match self.types.new.site(site) {
+            Some(s) => s.ty,
+            None => Some(self.types.new_type_for(old).ok_or_else(|| {
+                let name = self.types.old.ty(old).map_or("?", |t| t.name.as_str());
+                TransferError::Sidecar(format!(
+                    "objects of site {site:#x} have type {name}, which the new version no longer has"
+                ))
+            })?),
+        };
+        match new {
+            Some(n) => self.types.plan(old, n).map(Some),
+            None => Ok(None),
         }
+    }
+
+    /// The new version's type named like old type `old_ty` (renames
+    /// applied).
+    pub fn new_type_for(&self, old_ty: TypeId) -> Option<TypeId> {
+        self.types.new_type_for(old_ty)
     }
 
     pub fn plan_info(&self, plan: PlanId) -> PlanInfo {

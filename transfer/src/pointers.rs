@@ -227,10 +227,13 @@ impl Remapper {
             target: format!("heap object of site {:#x}", obj.site),
             offset,
         };
-        let (Some(o), Some(n)) = (
-            types.old.site(obj.site).and_then(|s| s.ty),
-            types.new.site(obj.site).and_then(|s| s.ty),
-        ) else {
+        // The same pairing as `Transfer::site_plan`.
+        let o = types.old.site(obj.site).and_then(|s| s.ty);
+        let n = match types.new.site(obj.site) {
+            Some(s) => s.ty,
+            None => o.and_then(|o| types.new_type_for(o)),
+        };
+        let (Some(o), Some(n)) = (o, n) else {
             return Err(gone());
         };
         // A block larger than its type holds an array of it.

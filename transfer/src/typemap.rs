@@ -167,6 +167,33 @@ impl<'a> TypeMap<'a> {
         }
     }
 
+    /// The new version's type of the same name as old type `old_id` (after a
+    /// declared rename): a complete definition is preferred over a
+    /// declaration, and typedef names match typedefs. `None` when the new
+    /// version has no such type.
+    pub fn new_type_for(&self, old_id: TypeId) -> Option<TypeId> {
+        let old_name = &self.old.ty(old_id)?.name;
+        let name = self.tf.new_type_name(old_name);
+        if is_anonymous(name) {
+            return None;
+        }
+        let complete = |t: &&TypeDef| {
+            !matches!(
+                t.kind,
+                TypeKind::Struct {
+                    declaration: true,
+                    ..
+                } | TypeKind::Union {
+                    declaration: true,
+                    ..
+                }
+            )
+        };
+        let mut named = self.new.types.iter().filter(|t| t.name == name);
+        let first = named.clone().next()?;
+        Some(named.find(complete).unwrap_or(first).id)
+    }
+
     /// The cached plan converting a value of old type `old_id` into new type
     /// `new_id`.
     pub fn plan(&mut self, old_id: TypeId, new_id: TypeId) -> Result<PlanId> {

@@ -478,3 +478,29 @@ fn pointer_to_a_dropped_global_is_an_error_and_one_past_the_end_is_kept_in_bound
     );
     assert!(t.report().variables_dropped_undeclared.contains("counter"));
 }
+
+#[test]
+fn objects_of_a_site_the_new_version_lost_match_their_type_by_name() {
+    let f = fixture();
+    let mut new = f.new.clone();
+    new.sites.clear();
+    let tf = Transform::default();
+    let mut t = Transfer::new(&f.old, &new, &tf, BIASES).unwrap();
+    let plan = t
+        .site_plan(NODE_SITE)
+        .unwrap()
+        .expect("struct node still exists");
+    assert_eq!(t.plan_info(plan).new_size, 24);
+    // Forwarding an interior pointer uses the same pairing: &node.next.
+    assert_eq!(
+        t.remap_pointer(HEAP + 8, &nodes(true)).unwrap(),
+        HEAP + 0x1000 + 16
+    );
+    new.types
+        .iter_mut()
+        .filter(|t| t.name == "struct node")
+        .for_each(|t| t.name = "struct elem".into());
+    let mut t = Transfer::new(&f.old, &new, &tf, BIASES).unwrap();
+    let err = t.site_plan(NODE_SITE).unwrap_err();
+    assert!(err.to_string().contains("struct node"), "{err}");
+}

@@ -178,3 +178,31 @@ fn global_conversion_error_names_the_global() {
     assert_eq!(err.to_string(), "nconns: value 300 does not fit in char");
     assert!(t.report().variables_dropped_undeclared.contains("legacy"));
 }
+
+#[test]
+fn static_local_is_renamed_as_function_colon_colon_name() {
+    let (old, mut new) = globals_pair();
+    new.static_locals[0].name = "count".into();
+    let tf = Transform::default();
+    let t = Transfer::new(&old, &new, &tf, Default::default()).unwrap();
+    assert!(
+        t.variables().iter().all(|v| v.kind == VarKind::Global),
+        "hits is gone without a rename"
+    );
+    assert!(t
+        .report()
+        .variables_dropped_undeclared
+        .contains("serve::hits"));
+    let tf =
+        Transform::parse("[globals.\"serve::count\"]\nrenamed_from = \"serve::hits\"\n").unwrap();
+    let t = Transfer::new(&old, &new, &tf, Default::default()).unwrap();
+    let v = t
+        .variables()
+        .iter()
+        .find(|v| v.kind == VarKind::StaticLocal)
+        .unwrap();
+    assert_eq!(
+        (v.name.as_str(), v.old_address, v.new_address),
+        ("serve::count", 0x4030, 0x5030)
+    );
+}

@@ -20,13 +20,21 @@ pub struct Embed<'a> {
     pub fragment: &'a Fragment,
 }
 
+/// Refuses a module that already carries a fragment: instrumenting twice
+/// would pass site ids to runtime functions that take none.
+pub fn check_not_instrumented(module: LLVMModuleRef) -> Result<()> {
+    let name = ir::cstring(symbols::FRAGMENT_GLOBAL);
+    if unsafe { !LLVMGetNamedGlobal(module, name.as_ptr()).is_null() } {
+        bail!("the module is already instrumented (it has {})", symbols::FRAGMENT_GLOBAL);
+    }
+    Ok(())
+}
+
 impl Embed<'_> {
     pub fn run(&self, module: LLVMModuleRef) -> Result<()> {
+        check_not_instrumented(module)?;
         let name = ir::cstring(symbols::FRAGMENT_GLOBAL);
         unsafe {
-            if !LLVMGetNamedGlobal(module, name.as_ptr()).is_null() {
-                bail!("the module is already instrumented (it has {})", symbols::FRAGMENT_GLOBAL);
-            }
             let ctx = LLVMGetModuleContext(module);
             let bytes = fragment::encode(self.fragment);
             let init = LLVMConstStringInContext(ctx, bytes.as_ptr().cast(), bytes.len() as u32, 1);

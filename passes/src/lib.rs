@@ -42,8 +42,11 @@ pub struct PassOptions {
 /// The module is verified afterwards; invalid output is an error.
 pub fn instrument_module(module: &Module<'_>, opts: &PassOptions) -> Result<Fragment> {
     let m = module.as_mut_ptr();
+    embed::check_not_instrumented(m)?;
     let wrappers = wrappers::WrapperPass.run(m);
     let sites = alloc_sites::AllocSites { source: &opts.source, wrappers: &wrappers }.run(m);
+    // Invariant extraction will run here: after typing, on the calls as
+    // the programmer wrote them, before they are rewritten.
     let rewritten = rewrite::Rewrite { sites: &sites }.run(m)?;
     let fragment = Fragment {
         version: FRAGMENT_VERSION,

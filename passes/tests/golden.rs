@@ -215,3 +215,14 @@ fn concurrent_calls_agree() {
     assert!(results.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(results[0].wrappers.len(), 3);
 }
+
+/// Instrumented bitcode is refused, not instrumented a second time.
+#[test]
+fn instrumenting_twice_is_refused() {
+    let case = tests_dir().join("golden/malloc_struct.c");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, out_bc) = instrument(&case, "-O0", dir.path()).unwrap();
+    let opts = PassOptions { source: case.to_string_lossy().into_owned() };
+    let err = instrument_bitcode_file(&out_bc, &dir.path().join("again.bc"), &opts).unwrap_err();
+    assert!(format!("{err:#}").contains("already instrumented"), "{err:#}");
+}

@@ -28,11 +28,17 @@ fn builds_library_and_program_that_runs() {
     assert!(err.contains("Compiling kvutil (2 files)"), "{err}");
     assert!(err.contains("Compiling kvserver (2 files)"), "{err}");
     // The library is archived before the program that needs it is linked.
-    let (a, l) = (err.find("Archiving kvutil").unwrap(), err.find("Linking kvserver").unwrap());
+    let (a, l) = (
+        err.find("Archiving kvutil").unwrap(),
+        err.find("Linking kvserver").unwrap(),
+    );
     assert!(a < l, "{err}");
     assert!(err.contains("Finished debug in "), "{err}");
     // `src/**/*.c` reached the subdirectory.
-    assert_eq!(compiled(&err), ["lib/hash.c", "lib/kv.c", "src/cli/args.c", "src/main.c"]);
+    assert_eq!(
+        compiled(&err),
+        ["lib/hash.c", "lib/kv.c", "src/cli/args.c", "src/main.c"]
+    );
     let dbg = d.path().join("build/debug");
     assert!(dbg.join("libkvutil.a").is_file());
     assert!(dbg.join("obj/kvserver/src/cli/args.o").is_file());
@@ -49,7 +55,10 @@ fn second_build_does_nothing() {
     let obj = d.path().join("build/debug/obj/kvutil/lib/kv.o");
     let (p0, o0) = (mtime(&prog), mtime(&obj));
     let err = ok(build(d.path(), &[]));
-    assert!(!err.contains("Compiling") && !err.contains("Linking") && !err.contains("Archiving"), "{err}");
+    assert!(
+        !err.contains("Compiling") && !err.contains("Linking") && !err.contains("Archiving"),
+        "{err}"
+    );
     assert!(err.contains("(up to date)"), "{err}");
     assert_eq!((mtime(&prog), mtime(&obj)), (p0, o0));
 }
@@ -61,7 +70,10 @@ fn header_change_recompiles_exactly_its_includers() {
     append(&d.path().join("include/kv.h"), "/* touched */\n");
     let err = ok(build(d.path(), &[]));
     assert_eq!(compiled(&err), ["lib/kv.c", "src/main.c"], "{err}");
-    assert!(err.contains("Compiling kvutil (1 file)") && err.contains("Linking kvserver"), "{err}");
+    assert!(
+        err.contains("Compiling kvutil (1 file)") && err.contains("Linking kvserver"),
+        "{err}"
+    );
 
     append(&d.path().join("lib/hash.h"), "/* touched */\n");
     let err = ok(build(d.path(), &[]));
@@ -76,7 +88,9 @@ fn changed_define_recompiles_and_takes_effect() {
     let d = copy_fixture("kv");
     ok(build(d.path(), &[]));
     let toml = d.path().join("lucc.toml");
-    let text = fs::read_to_string(&toml).unwrap().replace("GREETING_LEVEL=2", "GREETING_LEVEL=3");
+    let text = fs::read_to_string(&toml)
+        .unwrap()
+        .replace("GREETING_LEVEL=2", "GREETING_LEVEL=3");
     fs::write(&toml, text).unwrap();
     let err = ok(build(d.path(), &[]));
     // Only kvserver's command lines changed.
@@ -92,8 +106,12 @@ fn deleted_object_and_older_source_edit_are_both_noticed() {
     let err = ok(build(d.path(), &[]));
     assert_eq!(compiled(&err), ["src/cli/args.c"], "{err}");
     // A source whose mtime moved forward (as after a checkout) recompiles.
-    let f = fs::File::options().write(true).open(d.path().join("lib/hash.c")).unwrap();
-    f.set_modified(SystemTime::now() + Duration::from_secs(5)).unwrap();
+    let f = fs::File::options()
+        .write(true)
+        .open(d.path().join("lib/hash.c"))
+        .unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
     let err = ok(build(d.path(), &[]));
     assert_eq!(compiled(&err), ["lib/hash.c"], "{err}");
 }
@@ -101,22 +119,39 @@ fn deleted_object_and_older_source_edit_are_both_noticed() {
 #[test]
 fn compile_error_names_the_file_keeps_going_and_fails() {
     let d = copy_fixture("kv");
-    fs::write(d.path().join("src/broken.c"), "int broken(void) { return 1 +; }\n").unwrap();
+    fs::write(
+        d.path().join("src/broken.c"),
+        "int broken(void) { return 1 +; }\n",
+    )
+    .unwrap();
     let o = build(d.path(), &["-j", "1"]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("error: failed to compile src/broken.c\n"), "{err}");
+    assert!(
+        err.contains("error: failed to compile src/broken.c\n"),
+        "{err}"
+    );
     // clang's own message, verbatim, with its file:line:col.
-    assert!(err.contains("src/broken.c:1:30: error: expected expression"), "{err}");
+    assert!(
+        err.contains("src/broken.c:1:30: error: expected expression"),
+        "{err}"
+    );
     // The other files were still compiled and the independent library built.
     assert_eq!(compiled(&err).len(), 5, "{err}");
     assert!(d.path().join("build/debug/libkvutil.a").is_file());
     assert!(!d.path().join("build/debug/kvserver").exists());
-    assert!(err.contains("could not build kvserver (1 file failed to compile)"), "{err}");
+    assert!(
+        err.contains("could not build kvserver (1 file failed to compile)"),
+        "{err}"
+    );
 
     // Fixed, only the broken file is compiled again.
     fs::remove_file(d.path().join("src/broken.c")).unwrap();
-    fs::write(d.path().join("src/broken.c"), "int broken(void) { return 1; }\n").unwrap();
+    fs::write(
+        d.path().join("src/broken.c"),
+        "int broken(void) { return 1; }\n",
+    )
+    .unwrap();
     let err = ok(build(d.path(), &[]));
     assert_eq!(compiled(&err), ["src/broken.c"], "{err}");
 }
@@ -129,7 +164,10 @@ fn failed_library_skips_the_program_that_links_it() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("error: failed to compile lib/oops.c"), "{err}");
-    assert!(err.contains("kvserver (not linked: `kvutil` failed)"), "{err}");
+    assert!(
+        err.contains("kvserver (not linked: `kvutil` failed)"),
+        "{err}"
+    );
     // Independent files of the program were compiled anyway.
     assert!(compiled(&err).contains(&"src/main.c".to_string()), "{err}");
 }
@@ -154,7 +192,10 @@ fn one_and_two_jobs_build_the_same_thing() {
     assert!(!d.path().join("build/debug").exists());
     ok(build(d.path(), &["-j2"]));
     assert_eq!(one.len(), 4);
-    assert!(one == objects(d.path()), "objects differ between -j1 and -j2");
+    assert!(
+        one == objects(d.path()),
+        "objects differ between -j1 and -j2"
+    );
     assert_eq!(out1, run(&d.path().join("build/debug/kvserver")));
     assert_eq!(out1, KV_OUTPUT);
 }
@@ -166,8 +207,14 @@ fn release_profile_has_its_own_directory_and_flags() {
     let err = ok(build(d.path(), &["--release", "--verbose"]));
     assert!(err.contains("Finished release"), "{err}");
     // [profile.release] in the fixture: -O2 and its cflags, no -g.
-    let main = err.lines().find(|l| l.starts_with("clang-14 -c src/main.c")).expect("command printed");
-    assert!(main.contains(" -O2 ") && main.contains(" -DNDEBUG") && !main.contains(" -g "), "{main}");
+    let main = err
+        .lines()
+        .find(|l| l.starts_with("clang-14 -c src/main.c"))
+        .expect("command printed");
+    assert!(
+        main.contains(" -O2 ") && main.contains(" -DNDEBUG") && !main.contains(" -g "),
+        "{main}"
+    );
     assert_eq!(run(&d.path().join("build/release/kvserver")), KV_OUTPUT);
     // The debug build was left alone and is still fresh.
     assert!(ok(build(d.path(), &[])).contains("(up to date)"));
@@ -181,7 +228,8 @@ fn named_target_builds_it_and_its_dependencies_only() {
     assert!(!d.path().join("build/debug/kvserver").exists());
     let o = build(d.path(), &["kvclient"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("project `kv` has no target named `kvclient` (targets: kvutil, kvserver)"));
+    assert!(stderr(&o)
+        .contains("project `kv` has no target named `kvclient` (targets: kvutil, kvserver)"));
 }
 
 #[test]

@@ -20,7 +20,10 @@ fn project(toml: &str) -> tempfile::TempDir {
 fn fails(d: &tempfile::TempDir, args: &[&str]) -> String {
     let o = build(d.path(), args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(!d.path().join("build/debug").exists(), "nothing is built on a manifest error");
+    assert!(
+        !d.path().join("build/debug").exists(),
+        "nothing is built on a manifest error"
+    );
     stderr(&o)
 }
 
@@ -41,7 +44,10 @@ fn unknown_key_is_an_error_with_its_location() {
 fn unknown_profile_key_too() {
     let d = project("[project]\nname = \"p\"\n[profile.release]\noptimize = 3\n");
     let err = fails(&d, &["--release"]);
-    assert!(err.contains("line 4") && err.contains("unknown field `optimize`"), "{err}");
+    assert!(
+        err.contains("line 4") && err.contains("unknown field `optimize`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -53,7 +59,10 @@ fn dependency_cycle_is_named() {
          [[target]]\nname = \"y\"\nkind = \"staticlib\"\nsources = [\"lib/*.c\"]\ndeps = [\"x\"]\n",
     );
     let err = fails(&d, &[]);
-    assert!(err.contains("error: dependency cycle: x -> y -> x"), "{err}");
+    assert!(
+        err.contains("error: dependency cycle: x -> y -> x"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,7 +71,10 @@ fn unknown_dependency_points_at_its_name() {
         "[project]\nname = \"p\"\n[[target]]\nname = \"app\"\nkind = \"bin\"\nsources = [\"src/*.c\"]\ndeps = [\"nope\"]\n",
     );
     let err = fails(&d, &[]);
-    assert!(err.contains("lucc.toml:7:9: `app` depends on unknown target `nope`"), "{err}");
+    assert!(
+        err.contains("lucc.toml:7:9: `app` depends on unknown target `nope`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -81,7 +93,10 @@ fn pattern_matching_nothing_is_an_error() {
         "[project]\nname = \"p\"\n[[target]]\nname = \"a\"\nkind = \"bin\"\nsources = [\"src/*.c\", \"srcs/*.c\"]\n",
     );
     let err = fails(&d, &[]);
-    assert!(err.contains("lucc.toml:6:11: source pattern `srcs/*.c` matches no file"), "{err}");
+    assert!(
+        err.contains("lucc.toml:6:11: source pattern `srcs/*.c` matches no file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -91,13 +106,17 @@ fn missing_manifest_says_how_to_make_one() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("could not find lucc.toml in"), "{err}");
-    assert!(err.contains("[[target]]") && err.contains("kind = \"bin\""), "{err}");
+    assert!(
+        err.contains("[[target]]") && err.contains("kind = \"bin\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_profile_and_bad_options() {
     let d = project("[project]\nname = \"p\"\n[[target]]\nname = \"a\"\nkind = \"bin\"\nsources = [\"src/*.c\"]\n");
-    assert!(fails(&d, &["--profile", "fast"]).contains("no profile named `fast` (known: debug, release)"));
+    assert!(fails(&d, &["--profile", "fast"])
+        .contains("no profile named `fast` (known: debug, release)"));
     let o = build(d.path(), &["-j", "zero"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("usage: lucc build"));

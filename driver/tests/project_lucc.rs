@@ -18,7 +18,11 @@ fn runtime() -> PathBuf {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");
-    assert!(status.success() && rt.is_file(), "cannot build {}", rt.display());
+    assert!(
+        status.success() && rt.is_file(),
+        "cannot build {}",
+        rt.display()
+    );
     rt
 }
 
@@ -30,14 +34,25 @@ fn default_compiler_is_lucc_and_writes_the_sidecar() {
     let err = ok(build_with(d.path(), None, &[]));
     assert!(err.contains("Linking kvserver"), "{err}");
     let prog = d.path().join("build/debug/kvserver");
-    assert_eq!(run(&prog), "level 2\nalpha=1 beta=2 gamma=(none)\nbuckets=4 args=0\n");
+    assert_eq!(
+        run(&prog),
+        "level 2\nalpha=1 beta=2 gamma=(none)\nbuckets=4 args=0\n"
+    );
     let lumap = d.path().join("build/debug/kvserver.lumap");
     assert!(lumap.is_file(), "no sidecar beside the program:\n{err}");
     // The sidecar knows the library's types: the static archive carried
     // their fragments through to the link.
-    let inspect = Command::new(LUCC).args(["inspect"]).arg(&prog).output().unwrap();
+    let inspect = Command::new(LUCC)
+        .args(["inspect"])
+        .arg(&prog)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&inspect.stdout);
-    assert!(inspect.status.success() && text.contains("entry"), "{text}\n{}", stderr(&inspect));
+    assert!(
+        inspect.status.success() && text.contains("entry"),
+        "{text}\n{}",
+        stderr(&inspect)
+    );
     // Fresh on the second run, like any other compiler.
     assert!(ok(build_with(d.path(), None, &[])).contains("(up to date)"));
 }

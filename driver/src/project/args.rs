@@ -43,11 +43,16 @@ pub fn parse(args: &[OsString]) -> Result<BuildArgs, String> {
         targets: Vec::new(),
     };
     let mut profile_set: Option<&str> = None;
-    let mut it = args.iter().map(|a| a.to_str().ok_or_else(|| format!("argument {a:?} is not UTF-8")));
+    let mut it = args.iter().map(|a| {
+        a.to_str()
+            .ok_or_else(|| format!("argument {a:?} is not UTF-8"))
+    });
     while let Some(arg) = it.next() {
         let arg = arg?;
         let mut value = |name: &str| -> Result<String, String> {
-            it.next().ok_or_else(|| format!("{name} needs a value"))?.map(str::to_string)
+            it.next()
+                .ok_or_else(|| format!("{name} needs a value"))?
+                .map(str::to_string)
         };
         match arg {
             "--release" => set_profile(&mut out, &mut profile_set, "--release", "release")?,
@@ -55,9 +60,12 @@ pub fn parse(args: &[OsString]) -> Result<BuildArgs, String> {
                 let v = value("--profile")?;
                 set_profile(&mut out, &mut profile_set, "--profile", &v)?
             }
-            s if s.starts_with("--profile=") => {
-                set_profile(&mut out, &mut profile_set, "--profile", &s["--profile=".len()..])?
-            }
+            s if s.starts_with("--profile=") => set_profile(
+                &mut out,
+                &mut profile_set,
+                "--profile",
+                &s["--profile=".len()..],
+            )?,
             "-j" | "--jobs" => out.jobs = Some(jobs(&value(arg)?)?),
             s if s.starts_with("--jobs=") => out.jobs = Some(jobs(&s["--jobs=".len()..])?),
             s if s.starts_with("-j") => out.jobs = Some(jobs(&s[2..])?),
@@ -71,7 +79,12 @@ pub fn parse(args: &[OsString]) -> Result<BuildArgs, String> {
     Ok(out)
 }
 
-fn set_profile(out: &mut BuildArgs, set: &mut Option<&str>, flag: &'static str, name: &str) -> Result<(), String> {
+fn set_profile(
+    out: &mut BuildArgs,
+    set: &mut Option<&str>,
+    flag: &'static str,
+    name: &str,
+) -> Result<(), String> {
     if let Some(prev) = set {
         if out.profile != name {
             return Err(format!("{prev} and {flag} ask for different profiles"));
@@ -103,9 +116,15 @@ mod tests {
     #[test]
     fn cargo_spellings() {
         let a = p(&["--release", "-j2", "-v", "kvserver"]).unwrap();
-        assert_eq!((a.profile.as_str(), a.jobs, a.verbose), ("release", Some(2), true));
+        assert_eq!(
+            (a.profile.as_str(), a.jobs, a.verbose),
+            ("release", Some(2), true)
+        );
         assert_eq!(a.targets, ["kvserver"]);
-        assert_eq!(p(&["--profile", "prof", "--jobs", "3"]).unwrap().jobs, Some(3));
+        assert_eq!(
+            p(&["--profile", "prof", "--jobs", "3"]).unwrap().jobs,
+            Some(3)
+        );
         assert_eq!(p(&["--profile=prof"]).unwrap().profile, "prof");
         assert_eq!(p(&[]).unwrap().profile, "debug");
     }
@@ -115,7 +134,9 @@ mod tests {
         assert!(p(&["-j", "0"]).is_err());
         assert!(p(&["-j"]).is_err());
         assert!(p(&["--bogus"]).unwrap_err().contains("--bogus"));
-        assert!(p(&["--release", "--profile", "debug"]).unwrap_err().contains("different profiles"));
+        assert!(p(&["--release", "--profile", "debug"])
+            .unwrap_err()
+            .contains("different profiles"));
         assert!(p(&["--profile", "../x"]).is_err());
     }
 }

@@ -37,7 +37,10 @@ impl Tools {
                 .to_string_lossy()
                 .into_owned(),
         };
-        Ok(Tools { cc, ar: nonempty("AR").unwrap_or_else(|| "ar".into()) })
+        Ok(Tools {
+            cc,
+            ar: nonempty("AR").unwrap_or_else(|| "ar".into()),
+        })
     }
 }
 
@@ -46,11 +49,17 @@ pub fn profile_dir(profile: &str) -> PathBuf {
 }
 
 pub fn object_path(profile: &str, target: &str, source: &Path) -> PathBuf {
-    profile_dir(profile).join("obj").join(target).join(source.with_extension("o"))
+    profile_dir(profile)
+        .join("obj")
+        .join(target)
+        .join(source.with_extension("o"))
 }
 
 pub fn link_stamp_path(profile: &str, target: &str) -> PathBuf {
-    profile_dir(profile).join("obj").join(target).join(".link.cmd")
+    profile_dir(profile)
+        .join("obj")
+        .join(target)
+        .join(".link.cmd")
 }
 
 pub fn depfile_path(object: &Path) -> PathBuf {
@@ -68,8 +77,20 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-pub fn compile(tools: &Tools, p: &Profile, t: &Target, source: &Path, object: &Path) -> Vec<String> {
-    let mut argv = vec![tools.cc.clone(), "-c".into(), s(source), "-o".into(), s(object)];
+pub fn compile(
+    tools: &Tools,
+    p: &Profile,
+    t: &Target,
+    source: &Path,
+    object: &Path,
+) -> Vec<String> {
+    let mut argv = vec![
+        tools.cc.clone(),
+        "-c".into(),
+        s(source),
+        "-o".into(),
+        s(object),
+    ];
     argv.extend(["-MMD".into(), "-MF".into(), s(&depfile_path(object))]);
     argv.push(format!("-O{}", p.opt));
     if p.debug {
@@ -82,7 +103,13 @@ pub fn compile(tools: &Tools, p: &Profile, t: &Target, source: &Path, object: &P
 }
 
 /// The archive or link command for `t`, given its objects.
-pub fn produce(tools: &Tools, prof: &Profile, proj: &Project, t: &Target, objects: &[PathBuf]) -> Vec<String> {
+pub fn produce(
+    tools: &Tools,
+    prof: &Profile,
+    proj: &Project,
+    t: &Target,
+    objects: &[PathBuf],
+) -> Vec<String> {
     let out = s(&output_path(&prof.name, t));
     match t.kind {
         Kind::Staticlib => {
@@ -94,7 +121,11 @@ pub fn produce(tools: &Tools, prof: &Profile, proj: &Project, t: &Target, object
             let mut argv = vec![tools.cc.clone()];
             argv.extend(prof.ldflags.iter().chain(&t.ldflags).cloned());
             argv.extend(objects.iter().map(|o| s(o)));
-            argv.extend(t.archives.iter().map(|&a| s(&output_path(&prof.name, &proj.targets[a]))));
+            argv.extend(
+                t.archives
+                    .iter()
+                    .map(|&a| s(&output_path(&prof.name, &proj.targets[a]))),
+            );
             argv.extend(["-o".into(), out]);
             argv.extend(t.libs.iter().map(|l| format!("-l{l}")));
             argv

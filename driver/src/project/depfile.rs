@@ -54,7 +54,11 @@ mod tests {
         let d = parse("build/x.o: src/x.c include/a\\ b.h \\\n  include/c$$.h\n").unwrap();
         assert_eq!(
             d,
-            vec![PathBuf::from("src/x.c"), PathBuf::from("include/a b.h"), PathBuf::from("include/c$.h")]
+            vec![
+                PathBuf::from("src/x.c"),
+                PathBuf::from("include/a b.h"),
+                PathBuf::from("include/c$.h")
+            ]
         );
     }
 

@@ -36,7 +36,9 @@ fn run(root: &Path, argv: &[String]) -> Result<Output, String> {
 pub fn shell_line(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
-            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"\\$`*?;&|<>()".contains(c)) {
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"\\$`*?;&|<>()".contains(c))
+            {
                 format!("'{}'", a.replace('\'', "'\\''"))
             } else {
                 a.clone()
@@ -116,7 +118,13 @@ pub struct Step<'a> {
 }
 
 pub fn produce(root: &Path, step: &Step, rep: &Reporter) -> bool {
-    let Step { out, argv, hash, archive, .. } = *step;
+    let Step {
+        out,
+        argv,
+        hash,
+        archive,
+        ..
+    } = *step;
     let full = root.join(out);
     let stamp = root.join(step.stamp);
     fresh::forget(&stamp);

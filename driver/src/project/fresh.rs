@@ -58,7 +58,10 @@ pub fn object_stale(root: &Path, obj: &Path, depfile: &Path, hash: &str) -> Opti
     if command_changed(&stamp_of(&root.join(obj)), hash) {
         return Some("command line changed".into());
     }
-    let Some(deps) = std::fs::read_to_string(root.join(depfile)).ok().and_then(|t| depfile::parse(&t)) else {
+    let Some(deps) = std::fs::read_to_string(root.join(depfile))
+        .ok()
+        .and_then(|t| depfile::parse(&t))
+    else {
         return Some("no dependency file".into());
     };
     newer_input(root, built, deps.iter().map(PathBuf::as_path))
@@ -81,7 +84,11 @@ pub fn output_stale<'a>(
     newer_input(root, built, inputs)
 }
 
-fn newer_input<'a>(root: &Path, built: SystemTime, inputs: impl IntoIterator<Item = &'a Path>) -> Option<String> {
+fn newer_input<'a>(
+    root: &Path,
+    built: SystemTime,
+    inputs: impl IntoIterator<Item = &'a Path>,
+) -> Option<String> {
     for input in inputs {
         match mtime(&root.join(input)) {
             None => return Some(format!("{} is gone", input.display())),
@@ -114,11 +121,19 @@ mod tests {
         fs::write(root.join("x.o"), "").unwrap();
         fs::write(root.join("x.d"), "x.o: x.c x.h\n").unwrap();
         let (o, d) = (Path::new("x.o"), Path::new("x.d"));
-        assert_eq!(object_stale(root, o, d, "h1").as_deref(), Some("command line changed"));
+        assert_eq!(
+            object_stale(root, o, d, "h1").as_deref(),
+            Some("command line changed")
+        );
         write_stamp(&stamp_of(&root.join(o)), "h1").unwrap();
         let old = SystemTime::now() - Duration::from_secs(60);
         for f in ["x.c", "x.h"] {
-            File::options().write(true).open(root.join(f)).unwrap().set_modified(old).unwrap();
+            File::options()
+                .write(true)
+                .open(root.join(f))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
         }
         assert_eq!(object_stale(root, o, d, "h1"), None);
         File::options()
@@ -127,8 +142,14 @@ mod tests {
             .unwrap()
             .set_modified(SystemTime::now() + Duration::from_secs(60))
             .unwrap();
-        assert_eq!(object_stale(root, o, d, "h1").as_deref(), Some("x.h changed"));
+        assert_eq!(
+            object_stale(root, o, d, "h1").as_deref(),
+            Some("x.h changed")
+        );
         fs::remove_file(root.join("x.h")).unwrap();
-        assert_eq!(object_stale(root, o, d, "h1").as_deref(), Some("x.h is gone"));
+        assert_eq!(
+            object_stale(root, o, d, "h1").as_deref(),
+            Some("x.h is gone")
+        );
     }
 }

@@ -7,7 +7,11 @@
 
 /// `deps[i]` are the indices target `i` depends on. Returns the targets
 /// reachable from `roots`, dependencies first.
-pub fn build_order(names: &[String], deps: &[Vec<usize>], roots: &[usize]) -> Result<Vec<usize>, String> {
+pub fn build_order(
+    names: &[String],
+    deps: &[Vec<usize>],
+    roots: &[usize],
+) -> Result<Vec<usize>, String> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -26,7 +30,8 @@ pub fn build_order(names: &[String], deps: &[Vec<usize>], roots: &[usize]) -> Re
             Mark::Done => return Ok(()),
             Mark::OnPath => {
                 let start = path.iter().position(|&p| p == i).unwrap_or(0);
-                let mut cycle: Vec<&str> = path[start..].iter().map(|&p| names[p].as_str()).collect();
+                let mut cycle: Vec<&str> =
+                    path[start..].iter().map(|&p| names[p].as_str()).collect();
                 cycle.push(&names[i]);
                 return Err(format!("dependency cycle: {}", cycle.join(" -> ")));
             }
@@ -55,12 +60,7 @@ pub fn build_order(names: &[String], deps: &[Vec<usize>], roots: &[usize]) -> Re
 pub fn transitive(deps: &[Vec<usize>], i: usize) -> Vec<usize> {
     // The reverse of a dependencies-first order puts every target before
     // what it needs, so `a -> b -> c` with `a -> c` still links c after b.
-    let order = build_order(
-        &vec![String::new(); deps.len()],
-        deps,
-        &deps[i],
-    )
-    .unwrap_or_default();
+    let order = build_order(&vec![String::new(); deps.len()], deps, &deps[i]).unwrap_or_default();
     order.into_iter().rev().collect()
 }
 
@@ -84,7 +84,10 @@ mod tests {
     fn cycle_is_named_edge_by_edge() {
         let n = names(&["app", "a", "b"]);
         let d = vec![vec![1], vec![2], vec![1]];
-        assert_eq!(build_order(&n, &d, &[0]).unwrap_err(), "dependency cycle: a -> b -> a");
+        assert_eq!(
+            build_order(&n, &d, &[0]).unwrap_err(),
+            "dependency cycle: a -> b -> a"
+        );
     }
 
     #[test]

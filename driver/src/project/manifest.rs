@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn locate_counts_lines_and_columns_from_one() {
-        let s = Source { path: "lucc.toml".into(), text: "a\nbc\nd".into() };
+        let s = Source {
+            path: "lucc.toml".into(),
+            text: "a\nbc\nd".into(),
+        };
         assert_eq!(s.locate(0), "lucc.toml:1:1");
         assert_eq!(s.locate(3), "lucc.toml:2:2");
         assert_eq!(s.locate(5), "lucc.toml:3:1");
@@ -159,8 +162,10 @@ mod tests {
 
     #[test]
     fn kind_must_be_known() {
-        let err = parse("[project]\nname = \"x\"\n[[target]]\nname = \"a\"\nkind = \"dylib\"\nsources = []\n")
-            .unwrap_err();
+        let err = parse(
+            "[project]\nname = \"x\"\n[[target]]\nname = \"a\"\nkind = \"dylib\"\nsources = []\n",
+        )
+        .unwrap_err();
         assert!(err.contains("dylib") && err.contains("line 5"), "{err}");
     }
 }

@@ -57,7 +57,8 @@ pub fn build_main(argv: &[OsString]) -> i32 {
 /// Ok(false) when a step failed and was already reported.
 fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
     let start = Instant::now();
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let root = manifest::find_root(&cwd)?;
     let (m, src) = manifest::load(&root)?;
     if a.clean {
@@ -67,7 +68,9 @@ fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
     let proj = targets::resolve(&m, &src, &root)?;
     let order = selected_order(&proj, &a.targets)?;
     let tools = Tools::from_env()?;
-    let threads = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     // Plan every compile first, so the "Compiling" lines can give counts.
     let mut jobs = Vec::new();
@@ -83,7 +86,13 @@ fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
             if let Some(why) = fresh::object_stale(&root, &object, &dep, &hash) {
                 rep.note(&format!("{}: {why}", source.display()));
                 stale += 1;
-                jobs.push(CompileJob { target: ti, source: source.clone(), object: object.clone(), argv, hash });
+                jobs.push(CompileJob {
+                    target: ti,
+                    source: source.clone(),
+                    object: object.clone(),
+                    argv,
+                    hash,
+                });
             }
             objects[ti].push(object);
         }
@@ -109,18 +118,28 @@ fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
         let t = &proj.targets[ti];
         if failed_files[ti] > 0 {
             let n = failed_files[ti];
-            problems.push(format!("{} ({n} file{} failed to compile)", t.name, if n == 1 { "" } else { "s" }));
+            problems.push(format!(
+                "{} ({n} file{} failed to compile)",
+                t.name,
+                if n == 1 { "" } else { "s" }
+            ));
             continue;
         }
         if let Some(&bad) = t.archives.iter().find(|&&d| !built[d]) {
-            problems.push(format!("{} (not linked: `{}` failed)", t.name, proj.targets[bad].name));
+            problems.push(format!(
+                "{} (not linked: `{}` failed)",
+                t.name, proj.targets[bad].name
+            ));
             continue;
         }
         let out = commands::output_path(&prof.name, t);
         let argv = commands::produce(&tools, &prof, &proj, t, &objects[ti]);
         let hash = fresh::command_hash(&argv);
-        let archives: Vec<PathBuf> =
-            t.archives.iter().map(|&d| commands::output_path(&prof.name, &proj.targets[d])).collect();
+        let archives: Vec<PathBuf> = t
+            .archives
+            .iter()
+            .map(|&d| commands::output_path(&prof.name, &proj.targets[d]))
+            .collect();
         let inputs = objects[ti].iter().chain(&archives).map(PathBuf::as_path);
         let stamp = commands::link_stamp_path(&prof.name, &t.name);
         let Some(why) = fresh::output_stale(&root, &out, &stamp, &hash, inputs) else {
@@ -130,7 +149,13 @@ fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
         rep.note(&format!("{}: {why}", out.display()));
         let archive = t.kind == Kind::Staticlib;
         rep.status(if archive { "Archiving" } else { "Linking" }, &t.name);
-        let step = exec::Step { out: &out, stamp: &stamp, argv: &argv, hash: &hash, archive };
+        let step = exec::Step {
+            out: &out,
+            stamp: &stamp,
+            argv: &argv,
+            hash: &hash,
+            archive,
+        };
         built[ti] = exec::produce(&root, &step, rep);
         if built[ti] {
             produced += 1;
@@ -144,7 +169,11 @@ fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
         return Ok(false);
     }
     let secs = start.elapsed().as_secs_f64();
-    let nothing = if jobs.is_empty() && produced == 0 { " (up to date)" } else { "" };
+    let nothing = if jobs.is_empty() && produced == 0 {
+        " (up to date)"
+    } else {
+        ""
+    };
     rep.status("Finished", &format!("{} in {secs:.2}s{nothing}", prof.name));
     Ok(true)
 }
@@ -160,7 +189,11 @@ fn selected_order(proj: &targets::Project, wanted: &[String]) -> Result<Vec<usiz
             .iter()
             .map(|w| {
                 names.iter().position(|n| n == w).ok_or_else(|| {
-                    format!("project `{}` has no target named `{w}` (targets: {})", proj.name, names.join(", "))
+                    format!(
+                        "project `{}` has no target named `{w}` (targets: {})",
+                        proj.name,
+                        names.join(", ")
+                    )
                 })
             })
             .collect::<Result<_, _>>()?
@@ -173,10 +206,14 @@ fn clean(root: &Path, profile: &str, rep: &Reporter) -> Result<bool, String> {
     let rel = commands::profile_dir(profile);
     let dir = root.join(&rel);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
         rep.status("Removed", &rel.display().to_string());
     } else {
-        rep.status("Clean", &format!("nothing to remove: {} does not exist", rel.display()));
+        rep.status(
+            "Clean",
+            &format!("nothing to remove: {} does not exist", rel.display()),
+        );
     }
     Ok(true)
 }

@@ -46,13 +46,21 @@ fn resolve_chain(
 ) -> Result<Profile, String> {
     if seen.iter().any(|s| s == name) {
         seen.push(name.to_string());
-        return Err(format!("profiles inherit from each other: {}", seen.join(" -> ")));
+        return Err(format!(
+            "profiles inherit from each other: {}",
+            seen.join(" -> ")
+        ));
     }
     seen.push(name.to_string());
     let Some(table) = m.profile.get(name) else {
         return builtin(name).ok_or_else(|| {
             let mut known: Vec<&str> = vec!["debug", "release"];
-            known.extend(m.profile.keys().map(String::as_str).filter(|k| builtin(k).is_none()));
+            known.extend(
+                m.profile
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| builtin(k).is_none()),
+            );
             format!("no profile named `{name}` (known: {})", known.join(", "))
         });
     };
@@ -100,7 +108,13 @@ mod tests {
 
     fn manifest(text: &str) -> (Manifest, Source) {
         let m = toml::from_str(text).unwrap();
-        (m, Source { path: "lucc.toml".into(), text: text.into() })
+        (
+            m,
+            Source {
+                path: "lucc.toml".into(),
+                text: text.into(),
+            },
+        )
     }
 
     #[test]
@@ -109,7 +123,9 @@ mod tests {
         assert_eq!(resolve(&m, &s, "debug").unwrap().opt, "0");
         let r = resolve(&m, &s, "release").unwrap();
         assert_eq!((r.opt.as_str(), r.debug), ("2", false));
-        assert!(resolve(&m, &s, "fast").unwrap_err().contains("no profile named `fast`"));
+        assert!(resolve(&m, &s, "fast")
+            .unwrap_err()
+            .contains("no profile named `fast`"));
     }
 
     #[test]
@@ -119,9 +135,15 @@ mod tests {
              [profile.prof]\ninherits = \"release\"\ndebug = true\nopt = \"s\"\n",
         );
         let r = resolve(&m, &s, "release").unwrap();
-        assert_eq!((r.opt.as_str(), r.cflags.clone()), ("2", vec!["-DNDEBUG".to_string()]));
+        assert_eq!(
+            (r.opt.as_str(), r.cflags.clone()),
+            ("2", vec!["-DNDEBUG".to_string()])
+        );
         let p = resolve(&m, &s, "prof").unwrap();
-        assert_eq!((p.opt.as_str(), p.debug, p.cflags), ("s", true, vec!["-DNDEBUG".to_string()]));
+        assert_eq!(
+            (p.opt.as_str(), p.debug, p.cflags),
+            ("s", true, vec!["-DNDEBUG".to_string()])
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 
 pub struct Reporter {
     tty: bool,
+    /// Colour on a terminal unless NO_COLOR is set (no-color.org).
+    colour: bool,
     pub verbose: bool,
     /// True while a progress line is on screen without its newline.
     progress_shown: Mutex<bool>,
@@ -20,11 +22,21 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(verbose: bool) -> Self {
-        Reporter { tty: std::io::stderr().is_terminal(), verbose, progress_shown: Mutex::new(false) }
+        let tty = std::io::stderr().is_terminal();
+        let colour = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Reporter {
+            tty,
+            colour,
+            verbose,
+            progress_shown: Mutex::new(false),
+        }
     }
 
     fn write(&self, text: &str) {
-        let mut shown = self.progress_shown.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shown = self
+            .progress_shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut err = std::io::stderr().lock();
         if *shown {
             let _ = err.write_all(b"\r\x1b[K");
@@ -35,7 +47,7 @@ impl Reporter {
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.tty {
+        if self.colour {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
             s.to_string()
@@ -44,7 +56,10 @@ impl Reporter {
 
     /// `    Finished release in 1.23s`: a verb, right-aligned, then the rest.
     pub fn status(&self, verb: &str, rest: &str) {
-        self.write(&format!("{} {rest}\n", self.paint("1;32", &format!("{verb:>12}"))));
+        self.write(&format!(
+            "{} {rest}\n",
+            self.paint("1;32", &format!("{verb:>12}"))
+        ));
     }
 
     pub fn error(&self, msg: &str) {
@@ -75,7 +90,10 @@ impl Reporter {
             self.write(&format!("{line}\n"));
             return;
         }
-        let mut shown = self.progress_shown.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shown = self
+            .progress_shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[K{line}");
         let _ = err.flush();

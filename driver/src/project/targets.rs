@@ -62,9 +62,13 @@ pub fn resolve(m: &Manifest, src: &Source, root: &Path) -> Result<Project, Strin
         let mut direct = Vec::new();
         for d in &t.deps {
             let at = src.locate(d.span().start);
-            let &j = index
-                .get(d.get_ref())
-                .ok_or_else(|| format!("{at}: `{}` depends on unknown target `{}`", t.name.get_ref(), d.get_ref()))?;
+            let &j = index.get(d.get_ref()).ok_or_else(|| {
+                format!(
+                    "{at}: `{}` depends on unknown target `{}`",
+                    t.name.get_ref(),
+                    d.get_ref()
+                )
+            })?;
             if m.targets[j].kind == Kind::Bin {
                 return Err(format!(
                     "{at}: `{}` depends on `{}`, a program; only static libraries can be dependencies",
@@ -95,7 +99,8 @@ pub fn resolve(m: &Manifest, src: &Source, root: &Path) -> Result<Project, Strin
         dedup_keep_last(&mut libs);
         let sources = expand_sources(root, t.sources.get_ref(), &t.exclude)
             .map_err(|e| format!("{}: {e}", src.locate(t.sources.span().start)))?;
-        check_object_names(&sources).map_err(|e| format!("{}: {e}", src.locate(t.sources.span().start)))?;
+        check_object_names(&sources)
+            .map_err(|e| format!("{}: {e}", src.locate(t.sources.span().start)))?;
         targets.push(Target {
             name: names[i].clone(),
             kind: t.kind,
@@ -109,19 +114,31 @@ pub fn resolve(m: &Manifest, src: &Source, root: &Path) -> Result<Project, Strin
             archives,
         });
     }
-    Ok(Project { name: m.project.name.clone(), targets })
+    Ok(Project {
+        name: m.project.name.clone(),
+        targets,
+    })
 }
 
 /// A `-lfoo` named by two libraries must follow every archive that needs
 /// it: keep its last mention only.
 fn dedup_keep_last(v: &mut Vec<String>) {
     let mut seen = BTreeSet::new();
-    let mut out: Vec<String> = v.iter().rev().filter(|x| seen.insert((*x).clone())).cloned().collect();
+    let mut out: Vec<String> = v
+        .iter()
+        .rev()
+        .filter(|x| seen.insert((*x).clone()))
+        .cloned()
+        .collect();
     out.reverse();
     *v = out;
 }
 
-fn expand_sources(root: &Path, patterns: &[String], exclude: &[String]) -> Result<Vec<PathBuf>, String> {
+fn expand_sources(
+    root: &Path,
+    patterns: &[String],
+    exclude: &[String],
+) -> Result<Vec<PathBuf>, String> {
     if patterns.is_empty() {
         return Err("`sources` is empty: name the target's C files (globs allowed)".into());
     }
@@ -131,18 +148,27 @@ fn expand_sources(root: &Path, patterns: &[String], exclude: &[String]) -> Resul
         .collect::<Result<_, _>>()?;
     let mut out = BTreeSet::new();
     for pat in patterns {
-        if Path::new(pat).is_absolute() || Path::new(pat).components().any(|c| c == Component::ParentDir) {
-            return Err(format!("source pattern `{pat}` leaves the project directory"));
+        if Path::new(pat).is_absolute()
+            || Path::new(pat)
+                .components()
+                .any(|c| c == Component::ParentDir)
+        {
+            return Err(format!(
+                "source pattern `{pat}` leaves the project directory"
+            ));
         }
         let full = root.join(pat);
-        let matches = glob::glob(&full.to_string_lossy()).map_err(|e| format!("bad pattern `{pat}`: {e}"))?;
+        let matches =
+            glob::glob(&full.to_string_lossy()).map_err(|e| format!("bad pattern `{pat}`: {e}"))?;
         let mut any = false;
         for entry in matches {
             let path = entry.map_err(|e| format!("reading `{pat}`: {e}"))?;
             if !path.is_file() {
                 continue;
             }
-            let rel = path.strip_prefix(root).map_err(|_| format!("`{}` is outside the project", path.display()))?;
+            let rel = path
+                .strip_prefix(root)
+                .map_err(|_| format!("`{}` is outside the project", path.display()))?;
             any = true;
             if !exclude.iter().any(|x| x.matches_path(rel)) {
                 out.insert(rel.to_path_buf());
@@ -178,7 +204,10 @@ mod tests {
 
     #[test]
     fn libs_keep_their_last_position() {
-        let mut v: Vec<String> = ["m", "pthread", "m"].iter().map(|s| s.to_string()).collect();
+        let mut v: Vec<String> = ["m", "pthread", "m"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         dedup_keep_last(&mut v);
         assert_eq!(v, ["pthread", "m"]);
     }

@@ -239,3 +239,35 @@ fn found_from_a_subdirectory() {
     assert!(d.path().join("build/debug/kvserver").is_file());
     assert!(!d.path().join("src/cli/build").exists());
 }
+
+#[test]
+fn exclude_and_same_named_files_in_one_library() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    for (path, text) in [
+        ("lib/a/x.c", "int fa(void) { return 40; }\n"),
+        ("lib/b/x.c", "int fb(void) { return 2; }\n"),
+        ("lib/wip.c", "not C yet\n"),
+        (
+            "main.c",
+            "#include <stdio.h>\nint fa(void); int fb(void);\nint main(void) { printf(\"%d\\n\", fa() + fb()); return 0; }\n",
+        ),
+        (
+            "lucc.toml",
+            "[project]\nname = \"p\"\n\
+             [[target]]\nname = \"x\"\nkind = \"staticlib\"\nsources = [\"lib/**/*.c\"]\nexclude = [\"lib/wip.c\"]\n\
+             [[target]]\nname = \"main\"\nkind = \"bin\"\nsources = [\"main.c\"]\ndeps = [\"x\"]\n",
+        ),
+    ] {
+        fs::create_dir_all(p.join(path).parent().unwrap()).unwrap();
+        fs::write(p.join(path), text).unwrap();
+    }
+    let err = ok(build(p, &[]));
+    assert_eq!(
+        compiled(&err),
+        ["lib/a/x.c", "lib/b/x.c", "main.c"],
+        "{err}"
+    );
+    // Both `x.o` members made it into the archive.
+    assert_eq!(run(&p.join("build/debug/main")), "42\n");
+}

@@ -32,7 +32,14 @@ pub fn copy_fixture(name: &str) -> tempfile::TempDir {
 pub fn build_with(dir: &Path, cc: Option<&str>, args: &[&str]) -> Output {
     let mut c = Command::new(LUCC);
     c.arg("build").args(args).current_dir(dir);
-    for k in ["LUCC_BUILD_CC", "AR", "LUCC_FALLBACK", "LUCC_DISABLE", "LUCC_LOG", "LUCC_CLANG"] {
+    for k in [
+        "LUCC_BUILD_CC",
+        "AR",
+        "LUCC_FALLBACK",
+        "LUCC_DISABLE",
+        "LUCC_LOG",
+        "LUCC_CLANG",
+    ] {
         c.env_remove(k);
     }
     if let Some(cc) = cc {
@@ -52,14 +59,24 @@ pub fn stderr(o: &Output) -> String {
 
 #[track_caller]
 pub fn ok(o: Output) -> String {
-    assert!(o.status.success(), "exit {:?}\n{}", o.status.code(), stderr(&o));
+    assert!(
+        o.status.success(),
+        "exit {:?}\n{}",
+        o.status.code(),
+        stderr(&o)
+    );
     stderr(&o)
 }
 
 /// The program's stdout, asserting it ran cleanly.
 pub fn run(prog: &Path) -> String {
     let o = Command::new(prog).output().unwrap();
-    assert!(o.status.success(), "{} failed: {}", prog.display(), stderr(&o));
+    assert!(
+        o.status.success(),
+        "{} failed: {}",
+        prog.display(),
+        stderr(&o)
+    );
     String::from_utf8(o.stdout).unwrap()
 }
 

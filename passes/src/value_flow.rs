@@ -99,10 +99,12 @@ fn step(i: Value, values: &mut HashSet<Value>, slots: &mut HashSet<Value>, ev: &
     let Some(op) = ir::opcode(i) else { return };
     let ops = ir::operands(i);
     match op {
-        LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast if values.contains(&ops[0]) => {
-            if !note_pointer_type(ir::type_of(i), ev) && ir::is_pointer(ir::type_of(i)) {
-                values.insert(i);
-            }
+        LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast
+            if values.contains(&ops[0])
+                && !note_pointer_type(ir::type_of(i), ev)
+                && ir::is_pointer(ir::type_of(i)) =>
+        {
+            values.insert(i);
         }
         LLVMOpcode::LLVMStore => {
             let (val, ptr) = (ops[0], ops[1]);
@@ -115,7 +117,8 @@ fn step(i: Value, values: &mut HashSet<Value>, slots: &mut HashSet<Value>, ev: &
         }
         LLVMOpcode::LLVMLoad => {
             let ptr = ops[0];
-            if slots.contains(&ir::strip_casts(ptr)) && ir::is_pointer(ir::type_of(i)) {
+            let slot = ir::strip_casts(ptr);
+            if slots.contains(&slot) && ir::is_pointer(ir::type_of(i)) && reads_tracked(i, slot, values) {
                 // Loading the slot through a cast to a typed slot type
                 // (`load %T*, %T** bitcast(i8** %p)`) types it.
                 if !note_pointer_type(ir::type_of(i), ev) {
@@ -126,10 +129,10 @@ fn step(i: Value, values: &mut HashSet<Value>, slots: &mut HashSet<Value>, ev: &
                 ev.bytes = true;
             }
         }
-        LLVMOpcode::LLVMGetElementPtr if values.contains(&ops[0]) => {
-            if ir::gep_source_type(i).is_some_and(ir::is_i8) {
-                ev.bytes = true;
-            }
+        LLVMOpcode::LLVMGetElementPtr
+            if values.contains(&ops[0]) && ir::gep_source_type(i).is_some_and(ir::is_i8) =>
+        {
+            ev.bytes = true;
         }
         LLVMOpcode::LLVMPHI | LLVMOpcode::LLVMSelect => {
             let incoming = if op == LLVMOpcode::LLVMSelect { &ops[1..] } else { &ops[..] };
@@ -138,6 +141,16 @@ fn step(i: Value, values: &mut HashSet<Value>, slots: &mut HashSet<Value>, ev: &
             }
         }
         _ => {}
+    }
+}
+
+/// Whether a load of a slot known to hold the pointer reads it: some store
+/// reaching the load stores a tracked value. A slot whose address escapes
+/// (`posix_memalign(&p, ...)` writes it) is answered by "always".
+fn reads_tracked(load: Value, slot: Value, values: &HashSet<Value>) -> bool {
+    match slots::reaching(load, slot) {
+        Some(reach) => reach.iter().any(|r| matches!(r, Reach::Store(s) if values.contains(&ir::operand(*s, 0)))),
+        None => true,
     }
 }
 

@@ -271,3 +271,20 @@ fn exclude_and_same_named_files_in_one_library() {
     // Both `x.o` members made it into the archive.
     assert_eq!(run(&p.join("build/debug/main")), "42\n");
 }
+
+#[test]
+fn a_new_compiler_build_recompiles_everything() {
+    let d = copy_fixture("kv");
+    let cc = d.path().join("cc.sh");
+    fs::write(&cc, "#!/bin/sh\nexec clang-14 \"$@\"\n").unwrap();
+    let mut perms = fs::metadata(&cc).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&cc, perms).unwrap();
+    let cc = cc.to_str().unwrap();
+    ok(build_with(d.path(), Some(cc), &[]));
+    assert!(ok(build_with(d.path(), Some(cc), &[])).contains("(up to date)"));
+    // Same path, same command lines, but the compiler itself was replaced.
+    fs::write(cc, "#!/bin/sh\n# upgraded\nexec clang-14 \"$@\"\n").unwrap();
+    let err = ok(build_with(d.path(), Some(cc), &[]));
+    assert_eq!(compiled(&err).len(), 4, "{err}");
+}

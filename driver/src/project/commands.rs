@@ -13,6 +13,7 @@
 //! (for switches like `-Wl,--as-needed`) and `-l` libraries after them,
 //! after the archives that need them.
 
+use super::fresh;
 use super::manifest::Kind;
 use super::profile::Profile;
 use super::targets::{Project, Target};
@@ -22,6 +23,10 @@ pub struct Tools {
     /// The C compiler, also used as the linker driver.
     pub cc: String,
     pub ar: String,
+    /// Which build of the compiler this is (its resolved path, size and
+    /// mtime): a new lucc may instrument differently, so its objects are
+    /// stale even when the command line reads the same.
+    pub cc_identity: String,
 }
 
 impl Tools {
@@ -38,10 +43,33 @@ impl Tools {
                 .into_owned(),
         };
         Ok(Tools {
+            cc_identity: identity(&cc),
             cc,
             ar: nonempty("AR").unwrap_or_else(|| "ar".into()),
         })
     }
+
+    /// The hash stored beside an output made by `argv` with these tools.
+    pub fn hash(&self, argv: &[String]) -> String {
+        let mut all = argv.to_vec();
+        all.push(self.cc_identity.clone());
+        fresh::command_hash(&all)
+    }
+}
+
+fn identity(program: &str) -> String {
+    let Ok(path) = which::which(program) else {
+        // Not found: running it will say so, with the error that matters.
+        return program.to_string();
+    };
+    let path = path.canonicalize().unwrap_or(path);
+    let meta = std::fs::metadata(&path).ok();
+    let mtime = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{} {} {mtime}", path.display(), meta.map_or(0, |m| m.len()))
 }
 
 pub fn profile_dir(profile: &str) -> PathBuf {

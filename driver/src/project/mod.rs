@@ -81,7 +81,7 @@ fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
         for source in &t.sources {
             let object = commands::object_path(&prof.name, &t.name, source);
             let argv = commands::compile(&tools, &prof, t, source, &object);
-            let hash = fresh::command_hash(&argv);
+            let hash = tools.hash(&argv);
             let dep = commands::depfile_path(&object);
             if let Some(why) = fresh::object_stale(&root, &object, &dep, &hash) {
                 rep.note(&format!("{}: {why}", source.display()));
@@ -134,7 +134,7 @@ fn build(a: &args::BuildArgs, rep: &Reporter) -> Result<bool, String> {
         }
         let out = commands::output_path(&prof.name, t);
         let argv = commands::produce(&tools, &prof, &proj, t, &objects[ti]);
-        let hash = fresh::command_hash(&argv);
+        let hash = tools.hash(&argv);
         let archives: Vec<PathBuf> = t
             .archives
             .iter()

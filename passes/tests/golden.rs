@@ -88,10 +88,12 @@ fn check_case(case: &Path, opt: &str) -> Vec<String> {
         .iter()
         .map(|s| (s.direct, format!("{} {} {}", s.function, s.callee, type_text(&s.ty))))
         .collect();
+    let mut directives = 0;
     for line in src.lines() {
         let Some(d) = line.strip_prefix("// ") else { continue };
         let Some((key, arg)) = d.split_once(": ") else { continue };
         let arg = arg.trim();
+        directives += 1;
         match key {
             "CHECK-SITE" | "CHECK-RETAG" => {
                 let direct = key == "CHECK-SITE";
@@ -99,11 +101,15 @@ fn check_case(case: &Path, opt: &str) -> Vec<String> {
                     errors.push(format!("no {key} `{arg}` among {sites:?}"));
                 }
             }
-            "CHECK-SITES" if frag.sites.len().to_string() != arg => {
-                errors.push(format!("{} sites, expected {arg}: {sites:?}", frag.sites.len()));
+            "CHECK-SITES" => {
+                if frag.sites.len().to_string() != arg {
+                    errors.push(format!("{} sites, expected {arg}: {sites:?}", frag.sites.len()));
+                }
             }
-            "CHECK-WRAPPERS" if frag.wrappers.len().to_string() != arg => {
-                errors.push(format!("{} wrappers, expected {arg}: {:?}", frag.wrappers.len(), frag.wrappers));
+            "CHECK-WRAPPERS" => {
+                if frag.wrappers.len().to_string() != arg {
+                    errors.push(format!("{} wrappers, expected {arg}: {:?}", frag.wrappers.len(), frag.wrappers));
+                }
             }
             "CHECK-WRAPPER" => {
                 let found = frag.wrappers.iter().any(|w| format!("{} {} {}", w.name, w.inner, w.offset) == arg);
@@ -111,15 +117,29 @@ fn check_case(case: &Path, opt: &str) -> Vec<String> {
                     errors.push(format!("no wrapper `{arg}` among {:?}", frag.wrappers));
                 }
             }
-            "CHECK-SKIPPED" if !frag.skipped.iter().any(|n| n.contains(arg)) => {
-                errors.push(format!("nothing skipped mentions `{arg}`: {:?}", frag.skipped));
+            "CHECK-SKIPPED" => {
+                if !frag.skipped.iter().any(|n| n.contains(arg)) {
+                    errors.push(format!("nothing skipped mentions `{arg}`: {:?}", frag.skipped));
+                }
             }
-            "CHECK-IR" if !ir.contains(arg) => errors.push(format!("IR lacks `{arg}`")),
-            "CHECK-NOT-IR" if ir.contains(arg) => errors.push(format!("IR contains `{arg}`")),
+            "CHECK-IR" => {
+                if !ir.contains(arg) {
+                    errors.push(format!("IR lacks `{arg}`"));
+                }
+            }
+            "CHECK-NOT-IR" => {
+                if ir.contains(arg) {
+                    errors.push(format!("IR contains `{arg}`"));
+                }
+            }
             "CHECK-RUN" => expected_run.push(arg),
             "LINK-WITH" => link_with.push(tests_dir().join(arg)),
-            _ => {}
+            other if other.starts_with("CHECK") => errors.push(format!("unknown directive {other}")),
+            _ => directives -= 1,
         }
+    }
+    if directives == 0 {
+        errors.push("the case states nothing to check".into());
     }
     for s in &frag.sites {
         if !ir.contains(&format!("i32 {})", s.id as i32)) {

@@ -299,13 +299,24 @@ pub fn bytes() -> usize {
 mod tests {
     use super::*;
 
-    /// Header storage for tests, with room for a fake foreign header.
+    use std::alloc::{alloc, dealloc, Layout};
+
+    fn layout(size: usize) -> Layout {
+        Layout::from_size_align(crate::header::HEADER_SIZE + size, 16).unwrap()
+    }
+
+    /// A real block: header plus `size` bytes, as the runtime lays it out
+    /// (distinct blocks' ranges must not overlap for retag tests to mean
+    /// anything).
     fn block(site: u32, size: usize) -> *mut Header {
-        Box::into_raw(Box::new(Header::new(site, size, false)))
+        let p = unsafe { alloc(layout(size)) } as *mut Header;
+        assert!(!p.is_null());
+        unsafe { p.write(Header::new(site, size, false)) };
+        p
     }
 
     fn free_block(h: *mut Header) {
-        drop(unsafe { Box::from_raw(h) });
+        unsafe { dealloc(h as *mut u8, layout((*h).size())) };
     }
 
     #[test]

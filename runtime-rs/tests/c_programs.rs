@@ -1,7 +1,7 @@
 //! C programs that call the runtime's ABI directly, as instrumented code
 //! would, linked with clang-14 against the built archive.
 //!
-//! The archive is `$LUCC_RUNTIME` if set, else `target/debug/liblucc_rt.a`
+//! The archive is `$LUCC_RUNTIME` if set, else `target/<profile>/liblucc_rt.a`
 //! freshly built (see `common`).
 
 mod common;

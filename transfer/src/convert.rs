@@ -62,12 +62,36 @@ fn span(loc: &Loc) -> usize {
     }
 }
 
+/// Loads `n <= 16` little-endian bytes; the common sizes without a call to
+/// memcpy (plans run per object, and a call per field dominated).
+#[inline(always)]
+fn load(b: &[u8], o: usize, n: usize) -> u128 {
+    match n {
+        1 => u128::from(b[o]),
+        2 => u128::from(u16::from_le_bytes(b[o..o + 2].try_into().expect("2 bytes"))),
+        4 => u128::from(u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"))),
+        8 => u128::from(u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"))),
+        _ => {
+            let mut raw = [0u8; 16];
+            raw[..n].copy_from_slice(&b[o..o + n]);
+            u128::from_le_bytes(raw)
+        }
+    }
+}
+
+#[inline(always)]
+fn store(b: &mut [u8], o: usize, n: usize, v: u128) {
+    match n {
+        1 => b[o] = v as u8,
+        2 => b[o..o + 2].copy_from_slice(&(v as u16).to_le_bytes()),
+        4 => b[o..o + 4].copy_from_slice(&(v as u32).to_le_bytes()),
+        8 => b[o..o + 8].copy_from_slice(&(v as u64).to_le_bytes()),
+        _ => b[o..o + n].copy_from_slice(&v.to_le_bytes()[..n]),
+    }
+}
+
 fn read_scalar(b: &[u8], loc: &Loc) -> i128 {
-    let o = loc.off as usize;
-    let n = span(loc);
-    let mut raw = [0u8; 16];
-    raw[..n].copy_from_slice(&b[o..o + n]);
-    let word = u128::from_le_bytes(raw) >> loc.bit;
+    let word = load(b, loc.off as usize, span(loc)) >> loc.bit;
     let bits = if loc.width > 0 {
         u32::from(loc.width)
     } else {
@@ -87,18 +111,14 @@ fn read_scalar(b: &[u8], loc: &Loc) -> i128 {
 }
 
 fn write_scalar(b: &mut [u8], loc: &Loc, v: i128) {
-    let o = loc.off as usize;
-    let n = span(loc);
+    let (o, n) = (loc.off as usize, span(loc));
     if loc.width == 0 {
-        b[o..o + n].copy_from_slice(&(v as u128).to_le_bytes()[..n]);
+        store(b, o, n, v as u128);
         return;
     }
-    let mut raw = [0u8; 16];
-    raw[..n].copy_from_slice(&b[o..o + n]);
-    let mut word = u128::from_le_bytes(raw);
     let mask = ((1u128 << loc.width) - 1) << loc.bit;
-    word = (word & !mask) | (((v as u128) << loc.bit) & mask);
-    b[o..o + n].copy_from_slice(&word.to_le_bytes()[..n]);
+    let word = (load(b, o, n) & !mask) | (((v as u128) << loc.bit) & mask);
+    store(b, o, n, word);
 }
 
 fn loc_name(loc: &Loc, ty: &str) -> String {
@@ -191,7 +211,11 @@ impl Exec<'_> {
                 len,
             } => {
                 let (o, n, l) = ((ob + o) as usize, (nb + n) as usize, *len as usize);
-                new[n..n + l].copy_from_slice(&old[o..o + l]);
+                if matches!(l, 1 | 2 | 4 | 8) {
+                    store(new, n, l, load(old, o, l));
+                } else {
+                    new[n..n + l].copy_from_slice(&old[o..o + l]);
+                }
             }
             Op::Pointer { old: o, new: n } => {
                 let v = read_u64(old, ob + o);

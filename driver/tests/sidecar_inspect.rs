@@ -72,6 +72,10 @@ fn shows_state_sites_and_types_for_people() {
     );
     assert!(line(" c ").contains(": 7 (bit 0)"), "bitfield width shown");
     assert!(line("area ").contains("int (*)(struct shape *)"));
+    assert!(
+        line("item_t = struct {...}").contains("24 bytes"),
+        "anonymous records named by their typedef"
+    );
 
     let sites_only = text(&inspect(&["--sites"], &bin)).0;
     assert!(sites_only.contains("allocation sites:") && !sites_only.contains("globals:"));

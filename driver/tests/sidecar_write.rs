@@ -496,3 +496,18 @@ fn same_tag_different_layouts_stay_apart() {
     assert_eq!(pointee_fields("p3"), ["a", "next"]);
     assert_eq!(s.global("p3").unwrap().ty, s.global("p1").unwrap().ty);
 }
+
+#[test]
+fn a_failed_write_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = standard(dir.path(), "prog", &["-O0"]);
+    std::fs::create_dir(Sidecar::path_for(&bin)).unwrap();
+    let err = error_of(&bin);
+    assert!(err.contains("cannot write"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

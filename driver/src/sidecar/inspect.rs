@@ -192,7 +192,16 @@ fn render(s: &Sidecar, opts: &Options) -> String {
                 TypeKind::Struct { fields, .. } | TypeKind::Union { fields, .. } => fields,
                 _ => continue,
             };
-            let _ = writeln!(o, "  {} ({} bytes)", t.name, t.size);
+            // `typedef struct { .. } item_t` is known by the typedef.
+            let alias = s
+                .types
+                .iter()
+                .find(|a| matches!(a.kind, TypeKind::Typedef { target: Some(x) } if x == id));
+            let name = match alias {
+                Some(a) if t.name.ends_with("{...}") => format!("{} = {}", a.name, t.name),
+                _ => t.name.clone(),
+            };
+            let _ = writeln!(o, "  {name} ({} bytes)", t.size);
             for f in fields {
                 let bits = match (f.bit_offset, f.bit_size) {
                     (Some(b), Some(w)) => format!(" : {w} (bit {b})"),

@@ -52,6 +52,9 @@ pub fn write(binary: &Path) -> Result<PathBuf> {
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, sidecar.to_json())
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+    if let Err(e) = std::fs::rename(&tmp, &out) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", out.display()));
+    }
     Ok(out)
 }

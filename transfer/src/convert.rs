@@ -341,7 +341,10 @@ impl Exec<'_> {
 
     pub fn trace_word(&mut self, old: &[u8], new: &mut [u8], o: u64, n: u64) -> Result<()> {
         let v = read_u64(old, o);
-        self.report.conservative_words += 1;
+        if !self.scan_only {
+            // Counted once, when converting, not again by a pin scan.
+            self.report.conservative_words += 1;
+        }
         if v < 4096 {
             return Ok(());
         }

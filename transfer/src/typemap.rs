@@ -312,6 +312,15 @@ impl<'a> TypeMap<'a> {
                 value,
                 ctx: ctx_id,
             }),
+            // NULL (or a fixed address) for a pointer field.
+            (None, Constant::Int(v)) if v >= 0 && matches!(n.kind, TypeKind::Pointer { .. }) => {
+                Ok(Op::Set {
+                    dst: Loc::plain(off, WORD as u8, false, false),
+                    float: false,
+                    value,
+                    ctx: ctx_id,
+                })
+            }
             _ => Err(bad()),
         }
     }

@@ -224,6 +224,9 @@ fn pointer_field_that_became_an_integer_cannot_be_converted() {
         err.to_string(),
         "struct conn.fd: int -> struct sock *: cannot convert"
     );
+    let tf = Transform::parse("[types.\"struct conn\".fields.fd]\nset = 0\n").unwrap();
+    let (out, _) = convert(&old, &new, &tf, ot, nt, &[3, 0, 0, 0], &Space::default()).unwrap();
+    assert_eq!(r64(&out, 0), 0, "the transform file says: start with NULL");
 }
 
 #[test]

@@ -645,6 +645,8 @@ impl<'a> TypeMap<'a> {
             }
             _ => None,
         };
+        // Same representation reached through different types (say a
+        // signed char field that became a one-byte int typedef): bytes as is.
         if map.is_none()
             && src.width == 0
             && dst.width == 0
@@ -659,9 +661,6 @@ impl<'a> TypeMap<'a> {
                 new: new_off,
                 len: u64::from(src.size),
             });
-            if self.holds_addresses(old_id) && self.holds_addresses_new(new_id) {
-                ops.extend(Self::trace_op(old_off, new_off, u64::from(src.size)));
-            }
             return Ok(());
         }
         let map = map.map(|t| {
@@ -671,10 +670,6 @@ impl<'a> TypeMap<'a> {
         let ctx = self.ctx(format!("{ctx}\u{0}{}", Self::name_of(self.new, new_id)));
         ops.push(Op::Scalar { src, dst, map, ctx });
         Ok(())
-    }
-
-    fn holds_addresses_new(&self, id: TypeId) -> bool {
-        self.new.resolve(id).is_some_and(|t| t.size == WORD)
     }
 
     #[allow(clippy::too_many_arguments)]

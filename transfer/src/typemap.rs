@@ -645,8 +645,8 @@ impl<'a> TypeMap<'a> {
             }
             _ => None,
         };
-        // Same representation reached through different types (say a
-        // signed char field that became a one-byte int typedef): bytes as is.
+        // Same representation under a different encoding (a one-byte
+        // signed integer that became `signed char`): bytes as is.
         if map.is_none()
             && src.width == 0
             && dst.width == 0

@@ -471,13 +471,29 @@ fn a_binary_without_build_id_is_refused() {
 #[test]
 fn same_tag_different_layouts_stay_apart() {
     let dir = tempfile::tempdir().unwrap();
-    let frag = encode(&fragment("/src/private1.c", vec![], vec![]));
+    // Sites are typed with their own unit's definition; the pass gives
+    // absolute paths, matched however the compiler was given the file.
+    let source = |name: &str, via_parent: bool| {
+        let p = if via_parent {
+            inputs().join("../sidecar_inputs").join(name)
+        } else {
+            inputs().join(name)
+        };
+        p.to_str().unwrap().to_string()
+    };
+    let priv_site = |id| site(id, "f", 1, "malloc", true, record("priv"));
+    let frags = [
+        fragment(&source("private1.c", false), vec![priv_site(1)], vec![]),
+        fragment(&source("private2.c", true), vec![priv_site(2)], vec![]),
+        fragment("/elsewhere/other.c", vec![priv_site(3)], vec![]),
+    ];
+    let sections: Vec<Vec<u8>> = frags.iter().map(encode).collect();
     let bin = build(
         dir.path(),
         "priv",
         &["private1.c", "private2.c", "private3.c"],
         &[],
-        &[frag],
+        &sections,
     );
     let s = written(&bin);
     let records: Vec<&TypeDef> = s.types.iter().filter(|t| t.name == "struct priv").collect();
@@ -503,6 +519,21 @@ fn same_tag_different_layouts_stay_apart() {
     // A unit that only declares the tag uses the first definition.
     assert_eq!(pointee_fields("p3"), ["a", "next"]);
     assert_eq!(s.global("p3").unwrap().ty, s.global("p1").unwrap().ty);
+
+    let first_field = |site| {
+        let id = s.site(site).unwrap().ty.unwrap();
+        let TypeKind::Struct { fields, .. } = &s.types[id as usize].kind else {
+            panic!()
+        };
+        fields[0].name.clone()
+    };
+    assert_eq!(first_field(1), "a");
+    assert_eq!(first_field(2), "b");
+    assert_eq!(
+        first_field(3),
+        "a",
+        "a unit without DWARF takes the first definition"
+    );
 }
 
 #[test]

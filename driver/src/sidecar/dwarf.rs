@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gimli::{AttributeValue, DwTag, EndianSlice, LittleEndian, Operation};
@@ -58,7 +59,12 @@ pub struct Die {
 }
 
 pub struct Unit {
+    /// `DW_AT_name`: the source file as the compiler was given it.
     pub name: String,
+    /// The source file's path, joined to `DW_AT_comp_dir` when relative
+    /// and with `.` and `..` resolved lexically, to be matched against the
+    /// absolute paths fragments carry.
+    pub path: PathBuf,
     /// Index of the unit's root DIE.
     pub root: usize,
 }
@@ -101,6 +107,24 @@ impl Program {
         }
         None
     }
+}
+
+/// Resolves `.` and `..` without touching the file system (the sources
+/// may be gone by the time the sidecar is written).
+pub fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn is_c(lang: u16) -> bool {
@@ -174,7 +198,12 @@ fn read_unit(
     }
     if let Some(&root) = stack.first() {
         let name = out.dies[root].name.clone().unwrap_or_default();
-        out.units.push(Unit { name, root });
+        let dir = unit
+            .comp_dir
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = normalise(&Path::new(&dir).join(&name));
+        out.units.push(Unit { name, path, root });
     }
     Ok(())
 }

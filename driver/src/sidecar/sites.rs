@@ -9,16 +9,19 @@
 //! to the C type of that width, added to the table when the program's
 //! DWARF never mentions it.
 //!
-//! A wrapper's name is looked up first in the site's own unit (two files
+//! A tagged type is looked up in the site's own unit first: two files may
+//! each define a private `struct entry`. A wrapper's name is looked up first in the site's own unit (two files
 //! may each have a `static` `xmalloc`), then in any unit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use lucc_abi::fragment::{Fragment, SiteRecord, SiteType, WrapperRecord};
 use lucc_abi::sidecar::{BaseEncoding, Site, TypeId, TypeKind, Wrapper};
 use lucc_abi::SiteId;
 
+use super::dwarf::normalise;
 use super::types::TypeTable;
 
 pub struct Sites {
@@ -27,14 +30,22 @@ pub struct Sites {
     pub units: Vec<String>,
 }
 
-pub fn merge(fragments: &[Fragment], types: &mut TypeTable) -> Result<Sites> {
+/// `units` are the paths of the DWARF compile units (see `dwarf::Unit`).
+pub fn merge(fragments: &[Fragment], units: &[PathBuf], types: &mut TypeTable) -> Result<Sites> {
+    let unit_of: Vec<Option<usize>> = fragments
+        .iter()
+        .map(|f| {
+            let source = normalise(Path::new(&f.source));
+            units.iter().position(|u| *u == source)
+        })
+        .collect();
     let mut by_id: BTreeMap<SiteId, (&SiteRecord, usize)> = BTreeMap::new();
     for (f, fragment) in fragments.iter().enumerate() {
         for site in &fragment.sites {
             if let Some((other, _)) = by_id.get(&site.id) {
                 if *other != site {
                     bail!(
-                        "allocation site id {:#x} collides: {} and {}; rename a function or move a call to link",
+                        "allocation site id {:#x} collides: {} and {} (renaming either function gives them distinct ids)",
                         site.id,
                         describe(other),
                         describe(site)
@@ -72,7 +83,7 @@ pub fn merge(fragments: &[Fragment], types: &mut TypeTable) -> Result<Sites> {
             callee: site.callee.clone(),
             via,
             offset,
-            ty: resolve(types, &site.ty),
+            ty: resolve(types, unit_of[f], &site.ty),
             ty_desc: describe_type(&site.ty),
         });
     }
@@ -141,13 +152,15 @@ pub fn describe_type(ty: &SiteType) -> String {
     }
 }
 
-fn resolve(types: &mut TypeTable, ty: &SiteType) -> Option<TypeId> {
+/// The sidecar type of a site in the unit `unit` (when the fragment's
+/// source is one of the DWARF units).
+fn resolve(types: &mut TypeTable, unit: Option<usize>, ty: &SiteType) -> Option<TypeId> {
     match ty {
         SiteType::Untyped => None,
-        SiteType::Record { name, union } => record(types, name, *union).or_else(|| {
+        SiteType::Record { name, union } => record(types, unit, name, *union).or_else(|| {
             let (stem, suffix) = name.rsplit_once('.')?;
             suffix.bytes().all(|b| b.is_ascii_digit()).then_some(())?;
-            record(types, stem, *union)
+            record(types, unit, stem, *union)
         }),
         SiteType::Int { bits } => {
             let (name, encoding) = match bits {
@@ -214,34 +227,37 @@ fn base(types: &mut TypeTable, name: &str, size: u64, encoding: BaseEncoding) ->
 }
 
 /// The complete record with this tag, else a typedef of this name that
-/// leads to a record of the right kind.
-fn record(types: &TypeTable, name: &str, union: bool) -> Option<TypeId> {
+/// leads to a record of the right kind; the site's own unit first.
+fn record(types: &TypeTable, unit: Option<usize>, name: &str, union: bool) -> Option<TypeId> {
     let tagged = format!("{} {name}", if union { "union" } else { "struct" });
-    let is_kind = |kind: &TypeKind| match kind {
-        TypeKind::Struct { declaration, .. } => !union && !declaration,
-        TypeKind::Union { declaration, .. } => union && !declaration,
-        _ => false,
+    let fits = |id: TypeId| leads_to_record(types, id, union);
+    let in_unit = |spelled: &str| {
+        unit.and_then(|u| types.in_unit(u, spelled))
+            .filter(|&id| fits(id))
     };
-    if let Some(t) = types
-        .types
-        .iter()
-        .find(|t| t.name == tagged && is_kind(&t.kind))
-    {
-        return Some(t.id);
+    let anywhere = |spelled: &str, typedef: bool| {
+        types
+            .types
+            .iter()
+            .filter(|t| t.name == spelled && matches!(t.kind, TypeKind::Typedef { .. }) == typedef)
+            .map(|t| t.id)
+            .find(|&id| fits(id))
+    };
+    in_unit(&tagged)
+        .or_else(|| in_unit(name))
+        .or_else(|| anywhere(&tagged, false))
+        .or_else(|| anywhere(name, true))
+}
+
+/// Whether `id`, through typedefs, is a complete struct (or union).
+fn leads_to_record(types: &TypeTable, mut id: TypeId, union: bool) -> bool {
+    for _ in 0..16 {
+        match &types.types[id as usize].kind {
+            TypeKind::Typedef { target: Some(next) } => id = *next,
+            TypeKind::Struct { declaration, .. } => return !union && !declaration,
+            TypeKind::Union { declaration, .. } => return union && !declaration,
+            _ => return false,
+        }
     }
-    types
-        .types
-        .iter()
-        .filter(|t| t.name == name && matches!(t.kind, TypeKind::Typedef { .. }))
-        .find(|t| {
-            let mut id = t.id;
-            for _ in 0..16 {
-                match &types.types[id as usize].kind {
-                    TypeKind::Typedef { target: Some(next) } => id = *next,
-                    kind => return is_kind(kind),
-                }
-            }
-            false
-        })
-        .map(|t| t.id)
+    false
 }

@@ -87,6 +87,9 @@ pub struct TypeTable {
     /// for the first unit that defines them.
     defs_in_unit: HashMap<(usize, DwTag, String), DieRef>,
     defs: HashMap<(DwTag, String), DieRef>,
+    /// Named records and typedefs by (unit, C name), for typing a site with
+    /// its own unit's `struct entry` when several units define one.
+    unit_named: HashMap<(usize, String), TypeId>,
 }
 
 fn is_node_tag(tag: DwTag) -> bool {
@@ -139,6 +142,7 @@ impl TypeTable {
             node_type: Vec::new(),
             defs_in_unit: HashMap::new(),
             defs: HashMap::new(),
+            unit_named: HashMap::new(),
         };
         for die in &program.dies {
             if is_tagged(die.tag) && !die.declaration {
@@ -168,7 +172,22 @@ impl TypeTable {
         nodes.append(&mut extra);
         let class = partition(&nodes);
         table.emit(&nodes, &class);
+        for die in &program.dies {
+            if !(is_tagged(die.tag) || die.tag == gimli::DW_TAG_typedef) || die.name.is_none() {
+                continue;
+            }
+            if let Some(&node) = table.die_node.get(&die.at) {
+                let id = table.node_type[node];
+                let name = table.types[id as usize].name.clone();
+                table.unit_named.entry((die.unit, name)).or_insert(id);
+            }
+        }
         table
+    }
+
+    /// The record or typedef spelled `name` that `unit` defines.
+    pub fn in_unit(&self, unit: usize, name: &str) -> Option<TypeId> {
+        self.unit_named.get(&(unit, name.to_string())).copied()
     }
 
     /// The definition a declaration-only record stands for (or the DIE

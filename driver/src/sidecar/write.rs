@@ -23,8 +23,9 @@ pub fn build(path: &Path) -> Result<Sidecar> {
             .with_context(|| format!("{}: cannot read its DWARF", path.display()))?;
         let mut table = types::TypeTable::build(&program);
         let state = state::collect(&program, &table);
-        let merged =
-            sites::merge(&fragments, &mut table).with_context(|| format!("{}", path.display()))?;
+        let unit_paths: Vec<PathBuf> = program.units.iter().map(|u| u.path.clone()).collect();
+        let merged = sites::merge(&fragments, &unit_paths, &mut table)
+            .with_context(|| format!("{}", path.display()))?;
         Ok(Sidecar {
             format_version: SIDECAR_VERSION,
             abi_version: lucc_abi::ABI_VERSION,

@@ -118,3 +118,18 @@ const CHAT_STATE: &[Expect] = &[
 fn chat_sidecar_names_what_the_source_says() {
     assert_expectations(CHAT, CHAT_STATE);
 }
+
+/// Strings are allocation sites of their own, in the function that asks for
+/// them: a history entry is made in `cmdSay`, a nick in `userSetNick`, a
+/// room name in `roomFindOrCreate`. They hold characters, so the type is
+/// `char` (bytes that are never pointers, whatever they look like).
+const CHAT_STRING_SITES: &[Expect] = &[
+    Site { function: "cmdSay", callee: "xmalloc", ty: Some("char"), offset: 0, via: &["xmalloc", "malloc"] },
+    Site { function: "userSetNick", callee: "xstrdup", ty: Some("char"), offset: 0, via: &["xstrdup", "xmalloc", "malloc"] },
+    Site { function: "roomFindOrCreate", callee: "xstrdup", ty: Some("char"), offset: 0, via: &["xstrdup", "xmalloc", "malloc"] },
+];
+
+#[test]
+fn chat_string_sites_in_their_callers() {
+    assert_expectations(CHAT, CHAT_STRING_SITES);
+}

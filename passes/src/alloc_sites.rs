@@ -16,7 +16,7 @@ use lucc_abi::fragment::{SiteRecord, SiteType};
 use lucc_abi::symbols::{self, AllocKind, Allocator};
 
 use crate::ir::{self, Type, Value};
-use crate::value_flow::{self, Start, UseEvidence};
+use crate::value_flow::{FunctionFlow, Start, UseEvidence};
 use crate::wrappers::Wrappers;
 
 /// Library functions that return pointers to memory they do not allocate
@@ -58,6 +58,7 @@ impl AllocSites<'_> {
                 continue;
             }
             let fname = ir::name(f);
+            let flow = FunctionFlow::new(f);
             let mut ordinal = 0u32;
             for i in ir::instructions(f) {
                 if !ir::is_call(i) {
@@ -72,9 +73,9 @@ impl AllocSites<'_> {
                     if a.kind == AllocKind::Free {
                         continue;
                     }
-                    (true, self.direct_type(f, i, a))
+                    (true, self.direct_type(&flow, i, a))
                 } else if self.may_be_wrapper(callee, &cname) {
-                    let ty = site_type(&value_flow::use_evidence(f, Start::Value(i)), false);
+                    let ty = site_type(&flow.use_evidence(Start::Value(i)), false);
                     if ty == SiteType::Untyped {
                         continue;
                     }
@@ -101,7 +102,7 @@ impl AllocSites<'_> {
         sites
     }
 
-    fn direct_type(&self, f: Value, call: Value, a: &Allocator) -> SiteType {
+    fn direct_type(&self, flow: &FunctionFlow, call: Value, a: &Allocator) -> SiteType {
         // Behind a header, what the wrapper writes at the start of the
         // block (`*(size_t *)p = n`) is the header, not the object: the
         // object's type comes from the retag at the wrapper's caller. A
@@ -117,7 +118,7 @@ impl AllocSites<'_> {
         } else {
             Start::Value(call)
         };
-        site_type(&value_flow::use_evidence(f, start), a.kind == AllocKind::StrDup)
+        site_type(&flow.use_evidence(start), a.kind == AllocKind::StrDup)
     }
 
     /// A wrapper of this unit, or an external function that might be one

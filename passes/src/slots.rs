@@ -26,9 +26,29 @@ pub enum Reach {
     Null,
 }
 
-/// The stores that reach `load` of the local slot `slot`, or `None` when
-/// the slot escapes or can be read uninitialised.
-pub fn reaching(load: Value, slot: Value) -> Option<Vec<Reach>> {
+/// The predecessors of every block of one function, computed once: the C
+/// API only gives successors.
+pub struct Cfg {
+    preds: HashMap<LLVMBasicBlockRef, Vec<LLVMBasicBlockRef>>,
+}
+
+impl Cfg {
+    pub fn of(function: Value) -> Self {
+        Cfg { preds: predecessors(function) }
+    }
+
+    /// The stores that reach `load` of the local slot `slot`, or `None`
+    /// when the slot escapes or can be read uninitialised.
+    pub fn reaching(&self, load: Value, slot: Value) -> Option<Vec<Reach>> {
+        reaching(&self.preds, load, slot)
+    }
+}
+
+fn reaching(
+    preds: &HashMap<LLVMBasicBlockRef, Vec<LLVMBasicBlockRef>>,
+    load: Value,
+    slot: Value,
+) -> Option<Vec<Reach>> {
     if escapes(slot) {
         return None;
     }
@@ -41,7 +61,6 @@ pub fn reaching(load: Value, slot: Value) -> Option<Vec<Reach>> {
     if let Some(s) = last_before(unsafe { LLVMGetPreviousInstruction(load) }, &writes) {
         return Some(vec![Reach::Store(s)]);
     }
-    let preds = predecessors(unsafe { LLVMGetBasicBlockParent(block) });
     let mut seen: HashSet<LLVMBasicBlockRef> = HashSet::new();
     let mut work: Vec<LLVMBasicBlockRef> = vec![block];
     while let Some(b) = work.pop() {

@@ -8,13 +8,13 @@
 //! not a local slot (a field, a global) is out of sight, which is what makes
 //! an answer "unknown" rather than a guess.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use llvm_sys::target::{LLVMABISizeOfType, LLVMOffsetOfElement, LLVMTargetDataRef};
 use llvm_sys::{LLVMOpcode, LLVMTypeKind};
 
 use crate::ir::{self, Type, Value};
-use crate::slots::{self, Reach};
+use crate::slots::{Cfg, Reach};
 
 /// What the uses of a pointer say about the memory it points to.
 #[derive(Debug, Default)]
@@ -35,123 +35,198 @@ pub enum Start {
     StoredThrough(Value),
 }
 
-/// Follows `start` forward through the instructions of `function`.
-///
-/// `start` is either the pointer value itself or, for
-/// `posix_memalign(&p, ...)`, the pointer through which it is stored.
-/// Scanning in program order and repeating until nothing new is tracked
-/// keeps "first" meaningful and terminates: the tracked sets only grow.
-pub fn use_evidence(function: Value, start: Start) -> UseEvidence {
-    let mut values: HashSet<Value> = HashSet::new();
-    let mut slots: HashSet<Value> = HashSet::new();
-    let mut ev = UseEvidence::default();
-    match start {
-        Start::Value(v) => {
-            values.insert(v);
+/// One function's facts shared by every trace through it: built once, so
+/// that tracing many sites of one large function stays linear per site.
+pub struct FunctionFlow {
+    cfg: Cfg,
+    /// Position of each instruction in program (block layout) order.
+    order: HashMap<Value, usize>,
+}
+
+impl FunctionFlow {
+    pub fn new(function: Value) -> Self {
+        let order = ir::instructions(function).into_iter().enumerate().map(|(k, i)| (i, k)).collect();
+        FunctionFlow { cfg: Cfg::of(function), order }
+    }
+
+    /// Follows `start` forward through its users, casts and local slots.
+    /// The tracked sets only grow, so the trace terminates; evidence
+    /// carries its instruction's position so that "first" means first in
+    /// program order whatever order the uses are visited in.
+    pub fn use_evidence(&self, start: Start) -> UseEvidence {
+        let mut t = Tracer::default_for(self);
+        match start {
             // A call through `bitcast (@malloc to %T* (...))` yields %T*.
-            note_pointer_type(ir::type_of(v), &mut ev);
-        }
-        Start::StoredThrough(ptr) => stored_into(ptr, &mut slots, &mut ev),
-    }
-    if ev.typed.is_some() {
-        return ev;
-    }
-    let insts = ir::instructions(function);
-    loop {
-        let before = values.len() + slots.len();
-        for &i in &insts {
-            step(i, &mut values, &mut slots, &mut ev);
-        }
-        if values.len() + slots.len() == before {
-            break;
-        }
-    }
-    ev
-}
-
-/// Records the pointee of a pointer type if it says more than "bytes".
-fn note_pointer_type(t: Type, ev: &mut UseEvidence) -> bool {
-    match ir::pointee(t) {
-        Some(p) if !ir::is_i8(p) => {
-            ev.typed.get_or_insert(p);
-            true
-        }
-        _ => false,
-    }
-}
-
-/// Where a pointer stored through `ptr` ends up: a typed slot gives the
-/// type, an `i8*` local slot is followed.
-fn stored_into(ptr: Value, slots: &mut HashSet<Value>, ev: &mut UseEvidence) {
-    let base = ir::strip_casts(ptr);
-    // `base` has type T**; the stored pointer is used as T*.
-    if let Some(slot_ty) = ir::pointee(ir::type_of(base)) {
-        if note_pointer_type(slot_ty, ev) {
-            return;
-        }
-    }
-    if ir::is_alloca(base) {
-        slots.insert(base);
-    }
-}
-
-fn step(i: Value, values: &mut HashSet<Value>, slots: &mut HashSet<Value>, ev: &mut UseEvidence) {
-    let Some(op) = ir::opcode(i) else { return };
-    let ops = ir::operands(i);
-    match op {
-        LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast
-            if values.contains(&ops[0])
-                && !note_pointer_type(ir::type_of(i), ev)
-                && ir::is_pointer(ir::type_of(i)) =>
-        {
-            values.insert(i);
-        }
-        LLVMOpcode::LLVMStore => {
-            let (val, ptr) = (ops[0], ops[1]);
-            if values.contains(&val) {
-                stored_into(ptr, slots, ev);
-            }
-            if values.contains(&ptr) && ir::is_i8(ir::type_of(val)) {
-                ev.bytes = true;
-            }
-        }
-        LLVMOpcode::LLVMLoad => {
-            let ptr = ops[0];
-            let slot = ir::strip_casts(ptr);
-            if slots.contains(&slot) && ir::is_pointer(ir::type_of(i)) && reads_tracked(i, slot, values) {
-                // Loading the slot through a cast to a typed slot type
-                // (`load %T*, %T** bitcast(i8** %p)`) types it.
-                if !note_pointer_type(ir::type_of(i), ev) {
-                    values.insert(i);
+            Start::Value(v) => {
+                if !t.note(ir::type_of(v), 0) {
+                    t.track(v);
                 }
             }
-            if values.contains(&ptr) && ir::is_i8(ir::type_of(i)) {
-                ev.bytes = true;
-            }
+            Start::StoredThrough(ptr) => t.stored_into(ptr, 0),
         }
-        LLVMOpcode::LLVMGetElementPtr
-            if values.contains(&ops[0]) && ir::gep_source_type(i).is_some_and(ir::is_i8) =>
-        {
-            ev.bytes = true;
-        }
-        LLVMOpcode::LLVMPHI | LLVMOpcode::LLVMSelect => {
-            let incoming = if op == LLVMOpcode::LLVMSelect { &ops[1..] } else { &ops[..] };
-            if incoming.iter().any(|v| values.contains(v)) && ir::is_pointer(ir::type_of(i)) {
-                values.insert(i);
-            }
-        }
-        _ => {}
+        t.run();
+        UseEvidence { typed: t.typed.map(|(_, ty)| ty), bytes: t.bytes }
     }
 }
 
-/// Whether a load of a slot known to hold the pointer reads it: some store
-/// reaching the load stores a tracked value. A slot whose address escapes
-/// (`posix_memalign(&p, ...)` writes it) is answered by "always".
-fn reads_tracked(load: Value, slot: Value, values: &HashSet<Value>) -> bool {
-    match slots::reaching(load, slot) {
-        Some(reach) => reach.iter().any(|r| matches!(r, Reach::Store(s) if values.contains(&ir::operand(*s, 0)))),
-        None => true,
+struct Tracer<'a> {
+    flow: &'a FunctionFlow,
+    values: HashSet<Value>,
+    slots: HashSet<Value>,
+    work: Vec<Value>,
+    slot_work: Vec<Value>,
+    /// Loads of tracked slots not (yet) known to read the pointer.
+    pending: Vec<(Value, Value)>,
+    typed: Option<(usize, Type)>,
+    bytes: bool,
+}
+
+impl<'a> Tracer<'a> {
+    fn default_for(flow: &'a FunctionFlow) -> Self {
+        Tracer {
+            flow,
+            values: HashSet::new(),
+            slots: HashSet::new(),
+            work: Vec::new(),
+            slot_work: Vec::new(),
+            pending: Vec::new(),
+            typed: None,
+            bytes: false,
+        }
     }
+
+    fn pos(&self, i: Value) -> usize {
+        self.flow.order.get(&i).copied().unwrap_or(usize::MAX)
+    }
+
+    fn track(&mut self, v: Value) {
+        if self.values.insert(v) {
+            self.work.push(v);
+        }
+    }
+
+    /// Records the pointee of a pointer type if it says more than "bytes".
+    fn note(&mut self, t: Type, pos: usize) -> bool {
+        match ir::pointee(t) {
+            Some(p) if !ir::is_i8(p) => {
+                if self.typed.is_none_or(|(at, _)| pos < at) {
+                    self.typed = Some((pos, p));
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Where a pointer stored through `ptr` ends up: a typed slot gives
+    /// the type, an `i8*` local slot is followed.
+    fn stored_into(&mut self, ptr: Value, pos: usize) {
+        let base = ir::strip_casts(ptr);
+        // `base` has type T**; the stored pointer is used as T*.
+        if let Some(slot_ty) = ir::pointee(ir::type_of(base)) {
+            if self.note(slot_ty, pos) {
+                return;
+            }
+        }
+        if ir::is_alloca(base) && self.slots.insert(base) {
+            self.slot_work.push(base);
+        }
+    }
+
+    fn run(&mut self) {
+        loop {
+            while let Some(v) = self.work.pop() {
+                for u in ir::users(v) {
+                    self.visit(u, v);
+                }
+            }
+            while let Some(slot) = self.slot_work.pop() {
+                for load in loads_of(slot) {
+                    self.pending.push((load, slot));
+                }
+            }
+            // A load reads the pointer if a store of it reaches the load;
+            // newly tracked values may make more loads qualify.
+            let pending = std::mem::take(&mut self.pending);
+            let mut progressed = false;
+            for (load, slot) in pending {
+                if self.reads_tracked(load, slot) {
+                    progressed = true;
+                    // Loading the slot through a cast to a typed slot type
+                    // (`load %T*, %T** bitcast(i8** %p)`) types it.
+                    if !self.note(ir::type_of(load), self.pos(load)) {
+                        self.track(load);
+                    }
+                } else {
+                    self.pending.push((load, slot));
+                }
+            }
+            if !progressed && self.work.is_empty() && self.slot_work.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// A slot whose address escapes (`posix_memalign(&p, ...)` writes it)
+    /// is taken to hold the pointer at every load.
+    fn reads_tracked(&self, load: Value, slot: Value) -> bool {
+        match self.flow.cfg.reaching(load, slot) {
+            Some(reach) => {
+                reach.iter().any(|r| matches!(r, Reach::Store(s) if self.values.contains(&ir::operand(*s, 0))))
+            }
+            None => true,
+        }
+    }
+
+    fn visit(&mut self, u: Value, v: Value) {
+        if !ir::is_instruction(u) {
+            return;
+        }
+        let Some(op) = ir::opcode(u) else { return };
+        let pos = self.pos(u);
+        match op {
+            LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast
+                if !self.note(ir::type_of(u), pos) && ir::is_pointer(ir::type_of(u)) =>
+            {
+                self.track(u);
+            }
+            LLVMOpcode::LLVMStore => {
+                let (val, ptr) = (ir::operand(u, 0), ir::operand(u, 1));
+                if val == v {
+                    self.stored_into(ptr, pos);
+                }
+                if ptr == v && ir::is_i8(ir::type_of(val)) {
+                    self.bytes = true;
+                }
+            }
+            LLVMOpcode::LLVMLoad if ir::is_i8(ir::type_of(u)) => self.bytes = true,
+            LLVMOpcode::LLVMGetElementPtr
+                if ir::operand(u, 0) == v && ir::gep_source_type(u).is_some_and(ir::is_i8) =>
+            {
+                self.bytes = true;
+            }
+            LLVMOpcode::LLVMPHI if ir::is_pointer(ir::type_of(u)) => self.track(u),
+            // A select's condition is not the pointer flowing through it.
+            LLVMOpcode::LLVMSelect if ir::operand(u, 0) != v && ir::is_pointer(ir::type_of(u)) => self.track(u),
+            _ => {}
+        }
+    }
+}
+
+/// The loads of a local slot, directly or through casts of it.
+fn loads_of(slot: Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut work = vec![slot];
+    while let Some(p) = work.pop() {
+        for u in ir::users(p) {
+            match ir::opcode(u) {
+                Some(LLVMOpcode::LLVMLoad) if ir::is_instruction(u) && ir::is_pointer(ir::type_of(u)) => out.push(u),
+                Some(LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast) => work.push(u),
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// The allocation a returned pointer comes from: the called function's
@@ -177,9 +252,14 @@ enum Back {
 /// allocating call they all agree on; nulls (null-check failure paths)
 /// agree with anything. `is_allocating` says whether a called function
 /// returns fresh memory.
-pub fn origin(values: &[Value], td: LLVMTargetDataRef, is_allocating: &dyn Fn(&str) -> bool) -> Option<Origin> {
-    let mut visiting = HashSet::new();
-    match agree(values.iter().map(|&v| back(v, td, is_allocating, &mut visiting)))? {
+pub fn origin(
+    values: &[Value],
+    cfg: &Cfg,
+    td: LLVMTargetDataRef,
+    is_allocating: &dyn Fn(&str) -> bool,
+) -> Option<Origin> {
+    let mut b = BackTrace { cfg, td, is_alloc: is_allocating, visiting: HashSet::new() };
+    match agree(values.iter().map(|&v| b.back(v)))? {
         Back::Alloc(o) => Some(o),
         Back::Null => None,
     }
@@ -199,52 +279,65 @@ fn agree(items: impl IntoIterator<Item = Option<Back>>) -> Option<Back> {
     Some(found)
 }
 
-fn back(v: Value, td: LLVMTargetDataRef, is_alloc: &dyn Fn(&str) -> bool, visiting: &mut HashSet<Value>) -> Option<Back> {
-    if ir::is_null_constant(v) {
-        return Some(Back::Null);
+/// One backward trace: the function's CFG, the layout, which callees
+/// allocate, and the values on the current path (to stop at cycles).
+struct BackTrace<'a> {
+    cfg: &'a Cfg,
+    td: LLVMTargetDataRef,
+    is_alloc: &'a dyn Fn(&str) -> bool,
+    visiting: HashSet<Value>,
+}
+
+impl BackTrace<'_> {
+    fn back(&mut self, v: Value) -> Option<Back> {
+        if ir::is_null_constant(v) {
+            return Some(Back::Null);
+        }
+        // A cycle (a phi feeding itself) adds no new origin.
+        if !self.visiting.insert(v) {
+            return Some(Back::Null);
+        }
+        let result = self.back_of(v);
+        self.visiting.remove(&v);
+        result
     }
-    // A cycle (a phi feeding itself) adds no new origin.
-    if !visiting.insert(v) {
-        return Some(Back::Null);
+
+    fn back_of(&mut self, v: Value) -> Option<Back> {
+        match ir::opcode(v)? {
+            LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast => self.back(ir::operand(v, 0)),
+            LLVMOpcode::LLVMGetElementPtr => {
+                let off = gep_offset(v, self.td)?;
+                match self.back(ir::operand(v, 0))? {
+                    Back::Alloc(o) => Some(Back::Alloc(Origin { offset: o.offset + off, ..o })),
+                    Back::Null => None,
+                }
+            }
+            LLVMOpcode::LLVMCall if ir::is_instruction(v) => {
+                let name = ir::name(ir::called_function(v)?);
+                (self.is_alloc)(&name).then_some(Back::Alloc(Origin { callee: name, call: v, offset: 0 }))
+            }
+            LLVMOpcode::LLVMPHI => {
+                let ops = ir::operands(v);
+                agree(ops.into_iter().map(|o| self.back(o)))
+            }
+            LLVMOpcode::LLVMSelect => {
+                let ops = ir::operands(v);
+                agree(ops[1..].iter().map(|&o| self.back(o)))
+            }
+            LLVMOpcode::LLVMLoad if ir::is_instruction(v) => {
+                let slot = ir::strip_casts(ir::operand(v, 0));
+                if !ir::is_alloca(slot) {
+                    return None;
+                }
+                let reach = self.cfg.reaching(v, slot)?;
+                agree(reach.into_iter().map(|r| match r {
+                    Reach::Null => Some(Back::Null),
+                    Reach::Store(s) => self.back(ir::operand(s, 0)),
+                }))
+            }
+            _ => None,
+        }
     }
-    let op = ir::opcode(v)?;
-    let result = match op {
-        LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast => back(ir::operand(v, 0), td, is_alloc, visiting),
-        LLVMOpcode::LLVMGetElementPtr => {
-            let off = gep_offset(v, td)?;
-            match back(ir::operand(v, 0), td, is_alloc, visiting)? {
-                Back::Alloc(o) => Some(Back::Alloc(Origin { offset: o.offset + off, ..o })),
-                Back::Null => None,
-            }
-        }
-        LLVMOpcode::LLVMCall if ir::is_instruction(v) => {
-            let callee = ir::called_function(v)?;
-            let name = ir::name(callee);
-            is_alloc(&name).then_some(Back::Alloc(Origin { callee: name, call: v, offset: 0 }))
-        }
-        LLVMOpcode::LLVMPHI => {
-            let ops = ir::operands(v);
-            agree(ops.into_iter().map(|o| back(o, td, is_alloc, visiting)))
-        }
-        LLVMOpcode::LLVMSelect => {
-            let ops = ir::operands(v);
-            agree(ops[1..].iter().map(|&o| back(o, td, is_alloc, visiting)))
-        }
-        LLVMOpcode::LLVMLoad if ir::is_instruction(v) => {
-            let slot = ir::strip_casts(ir::operand(v, 0));
-            if !ir::is_alloca(slot) {
-                return None;
-            }
-            let reach = slots::reaching(v, slot)?;
-            agree(reach.into_iter().map(|r| match r {
-                Reach::Null => Some(Back::Null),
-                Reach::Store(s) => back(ir::operand(s, 0), td, is_alloc, visiting),
-            }))
-        }
-        _ => None,
-    };
-    visiting.remove(&v);
-    result
 }
 
 /// Byte offset of a GEP with constant indices, per the module's layout.

@@ -17,6 +17,7 @@ use lucc_abi::fragment::WrapperRecord;
 use lucc_abi::symbols::{self, AllocKind};
 
 use crate::ir::{self, Value};
+use crate::slots::Cfg;
 use crate::value_flow;
 
 #[derive(Debug, Default)]
@@ -72,7 +73,7 @@ impl WrapperPass {
                             || symbols::allocator(callee)
                                 .is_some_and(|a| !matches!(a.kind, AllocKind::Free | AllocKind::PosixMemalign)))
                 };
-                if let Some(o) = value_flow::origin(&returned, td, &is_allocating) {
+                if let Some(o) = value_flow::origin(&returned, &Cfg::of(f), td, &is_allocating) {
                     found.records.push(WrapperRecord { name: name.clone(), inner: o.callee, offset: o.offset });
                     found.names.insert(name);
                     found.inner_calls.insert(o.call, o.offset);

@@ -13,11 +13,13 @@
 //! - `CHECK-IR: TEXT` / `CHECK-NOT-IR: TEXT`: in the disassembled output;
 //! - `CHECK-RUN: LINE`: the program, linked with a shim runtime
 //!   (`support/runtime_shim.c`) and any `LINK-WITH: FILE`, exits 0 and
-//!   prints these lines.
+//!   prints these lines;
+//! - `FLAGS: ...`: extra clang flags for this case.
 //!
 //! `LUCC_GOLDEN_DUMP=DIR` keeps each case's instrumented IR in DIR.
 //!
-//! Every site's id must also appear as the `i32` site argument in the IR.
+//! Every site's id must also appear as the `i32` site argument in the IR,
+//! and with debug information every site has its source position.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,8 +59,15 @@ fn run(cmd: &mut Command) -> Result<std::process::Output, String> {
 fn instrument(case: &Path, opt: &str, dir: &Path) -> Result<(Fragment, String, PathBuf), String> {
     let bc = dir.join("in.bc");
     let out_bc = dir.join("out.bc");
+    let src = std::fs::read_to_string(case).unwrap();
+    let extra: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.strip_prefix("// FLAGS: "))
+        .flat_map(str::split_whitespace)
+        .collect();
     run(Command::new(CLANG)
         .args([opt, "-g", "-Xclang", "-disable-llvm-passes", "-emit-llvm", "-c"])
+        .args(&extra)
         .arg(case)
         .arg("-o")
         .arg(&bc))?;
@@ -134,6 +143,7 @@ fn check_case(case: &Path, opt: &str) -> Vec<String> {
             }
             "CHECK-RUN" => expected_run.push(arg),
             "LINK-WITH" => link_with.push(tests_dir().join(arg)),
+            "FLAGS" => {}
             other if other.starts_with("CHECK") => errors.push(format!("unknown directive {other}")),
             _ => directives -= 1,
         }
@@ -141,7 +151,11 @@ fn check_case(case: &Path, opt: &str) -> Vec<String> {
     if directives == 0 {
         errors.push("the case states nothing to check".into());
     }
+    let debug_info = !src.contains("// FLAGS: -g0");
     for s in &frag.sites {
+        if debug_info && (s.line == 0 || s.file != case.to_string_lossy()) {
+            errors.push(format!("site of {} in {} lacks its position: {}:{}", s.callee, s.function, s.file, s.line));
+        }
         if !ir.contains(&format!("i32 {})", s.id as i32)) {
             errors.push(format!("site {} ({} in {}) is not passed in the IR", s.id, s.callee, s.function));
         }

@@ -11,6 +11,7 @@
 pub mod fragment;
 pub mod sidecar;
 pub mod symbols;
+pub mod wrapped;
 
 /// Version of the pass <-> runtime calling convention.
 pub const ABI_VERSION: u32 = 1;

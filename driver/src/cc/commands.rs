@@ -143,6 +143,7 @@ pub fn link(tc: &Toolchain, inv: &Invocation, objects: &[String]) -> Cmd {
         // lucc-built shared libraries loaded by the program resolve the
         // runtime from the executable
         args.push("-Wl,--export-dynamic-symbol=__lucc_*".into());
+        args.extend(lucc_abi::wrapped::link_wrapped().map(|f| format!("-Wl,--wrap={f}")));
     }
     args.extend(["-Wl,--build-id=sha1".into(), "-o".into(), inv.link_output()]);
     Cmd { program: tc.clang.clone(), args }

@@ -399,6 +399,33 @@ fn optimised_builds_keep_their_state() {
     assert_eq!(s.sites.len(), 11);
 }
 
+/// `tally` is static and only ever inlined, so no DIE with its name holds
+/// its static locals; they still belong to it, each at its own symbol.
+#[test]
+fn static_locals_of_a_function_only_ever_inlined_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let frag = encode(&fragment("/src/c.c", vec![], vec![]));
+    let bin = build(dir.path(), "inlined", &["c.c"], &["-O2"], &[frag]);
+    let s = written(&bin);
+    let syms = nm(&bin);
+    assert!(
+        !syms.contains_key("tally"),
+        "tally must have no out-of-line copy for this test to mean anything"
+    );
+    let locals: Vec<(&str, &str, u64)> = s
+        .static_locals
+        .iter()
+        .map(|v| (v.function.as_str(), v.name.as_str(), v.address))
+        .collect();
+    assert_eq!(
+        locals,
+        [
+            ("tally", "hits", syms["tally.hits"][0]),
+            ("tally", "hits", syms["tally.hits.1"][0]),
+        ]
+    );
+}
+
 fn error_of(binary: &std::path::Path) -> String {
     format!("{:#}", write_for_binary(binary).unwrap_err())
 }

@@ -1,12 +1,15 @@
 //! What the sidecar reads from the linked ELF file itself: its GNU build id
-//! (which ties a sidecar to exactly one build) and the fragment section.
+//! (which ties a sidecar to exactly one build), the fragment section, and
+//! the local symbols (which name a static local's function where the DWARF
+//! does not, see `state`).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use lucc_abi::fragment::{self, Fragment};
 use lucc_abi::symbols::FRAGMENT_SECTION;
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 /// Hex GNU build id of a parsed binary.
 pub fn build_id(file: &object::File<'_>, path: &Path) -> Result<String> {
@@ -45,4 +48,24 @@ pub fn fragments(file: &object::File<'_>, path: &Path) -> Result<Vec<Fragment>> 
         .uncompressed_data()
         .with_context(|| format!("{}: {FRAGMENT_SECTION}", path.display()))?;
     fragment::decode_all(&data).with_context(|| format!("{}: {FRAGMENT_SECTION}", path.display()))
+}
+
+/// Names of the file-local symbols of `.symtab`, by address. Empty for a
+/// stripped binary.
+pub fn local_symbols(file: &object::File<'_>) -> HashMap<u64, Vec<String>> {
+    let mut by_address: HashMap<u64, Vec<String>> = HashMap::new();
+    for symbol in file.symbols() {
+        if !symbol.is_local() || !symbol.is_definition() {
+            continue;
+        }
+        if let Ok(name) = symbol.name() {
+            if !name.is_empty() {
+                by_address
+                    .entry(symbol.address())
+                    .or_default()
+                    .push(name.into());
+            }
+        }
+    }
+    by_address
 }

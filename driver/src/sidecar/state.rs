@@ -9,12 +9,20 @@
 //! lexical blocks included; at -O2 those of an inlined function hang under
 //! its abstract instance, which still names the function.
 //!
+//! Except when the function has no out-of-line copy at all: clang 14 then
+//! puts its static locals under a bare `DW_TAG_subprogram`, with neither a
+//! name nor a reference to the abstract instance that has one. The symbol
+//! table still knows: clang names a static local `FUNCTION.VARIABLE` (with
+//! a `.N` suffix when a function has two of that name). Such a name counts
+//! only if FUNCTION is a function of the same unit, so another compiler's
+//! spelling (gcc's `VARIABLE.N`) is never misread as an owner.
+//!
 //! The runtime's C shim is C too and is linked into every program; its
 //! variables use the reserved `__lucc` prefix and are left out, since the
 //! runtime carries its own state across an update. Its functions stay:
 //! the program may hold pointers to them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use lucc_abi::sidecar::{Function, Variable};
 
@@ -30,7 +38,8 @@ pub struct State {
     pub functions: Vec<Function>,
 }
 
-pub fn collect(program: &Program, types: &TypeTable) -> State {
+/// `symbols`: the binary's local symbol names by address (`elf::local_symbols`).
+pub fn collect(program: &Program, types: &TypeTable, symbols: &HashMap<u64, Vec<String>>) -> State {
     let mut state = State {
         globals: Vec::new(),
         static_locals: Vec::new(),
@@ -54,6 +63,7 @@ pub fn collect(program: &Program, types: &TypeTable) -> State {
                     if let Some(f) = function(program, die, &name, &unit.name) {
                         state.functions.push(f);
                     }
+                    let first = state.static_locals.len();
                     statics_within(
                         program,
                         types,
@@ -63,6 +73,13 @@ pub fn collect(program: &Program, types: &TypeTable) -> State {
                         &mut seen,
                         &mut state.static_locals,
                     );
+                    if name.is_empty() && state.static_locals.len() > first {
+                        let functions = function_names(program, root);
+                        for v in &mut state.static_locals[first..] {
+                            v.function =
+                                owner_by_symbol(symbols, &functions, v).unwrap_or_default();
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -135,5 +152,71 @@ fn statics_within(
             }
             _ => {}
         }
+    }
+}
+
+/// Names of the functions defined or inlined in the unit under `root`.
+fn function_names(program: &Program, root: &Die) -> HashSet<String> {
+    root.children
+        .iter()
+        .map(|&c| &program.dies[c])
+        .filter(|d| d.tag == gimli::DW_TAG_subprogram)
+        .filter_map(|d| program.name_of(d))
+        .collect()
+}
+
+/// The function a static local belongs to, from a `FUNCTION.VARIABLE[.N]`
+/// symbol at its address whose FUNCTION is one of `functions`.
+fn owner_by_symbol(
+    symbols: &HashMap<u64, Vec<String>>,
+    functions: &HashSet<String>,
+    v: &Variable,
+) -> Option<String> {
+    symbols.get(&v.address)?.iter().find_map(|symbol| {
+        let (owner, rest) = symbol.split_once('.')?;
+        let suffix = rest.strip_prefix(v.name.as_str())?;
+        let numbered = suffix.is_empty()
+            || suffix
+                .strip_prefix('.')
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        (numbered && functions.contains(owner)).then(|| owner.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(symbols: &[&str], functions: &[&str]) -> Option<String> {
+        let v = Variable {
+            name: "hits".into(),
+            function: String::new(),
+            unit: "c.c".into(),
+            address: 0x40,
+            size: 4,
+            ty: None,
+            local_linkage: true,
+        };
+        let symbols = HashMap::from([(0x40, symbols.iter().map(|s| s.to_string()).collect())]);
+        let functions = functions.iter().map(|s| s.to_string()).collect();
+        owner_by_symbol(&symbols, &functions, &v)
+    }
+
+    #[test]
+    fn a_symbol_names_the_owner_only_in_clangs_spelling() {
+        assert_eq!(owner(&["tally.hits"], &["tally"]).as_deref(), Some("tally"));
+        assert_eq!(
+            owner(&["tally.hits.1"], &["tally"]).as_deref(),
+            Some("tally")
+        );
+        // gcc's spelling, another variable, a function of another unit.
+        assert_eq!(owner(&["hits.0"], &["hits", "tally"]), None);
+        assert_eq!(owner(&["tally.hitsx"], &["tally"]), None);
+        assert_eq!(owner(&["tally.hits.x"], &["tally"]), None);
+        assert_eq!(owner(&["tally.hits"], &["main"]), None);
+        assert_eq!(
+            owner(&["hits", "tally.hits"], &["tally"]).as_deref(),
+            Some("tally")
+        );
     }
 }

@@ -22,7 +22,7 @@ pub fn build(path: &Path) -> Result<Sidecar> {
         let program = dwarf::load(file)
             .with_context(|| format!("{}: cannot read its DWARF", path.display()))?;
         let mut table = types::TypeTable::build(&program);
-        let state = state::collect(&program, &table);
+        let state = state::collect(&program, &table, &elf::local_symbols(file));
         let unit_paths: Vec<PathBuf> = program.units.iter().map(|u| u.path.clone()).collect();
         let merged = sites::merge(&fragments, &unit_paths, &mut table)
             .with_context(|| format!("{}", path.display()))?;

@@ -15,27 +15,11 @@ use llvm_sys::LLVMTypeKind;
 use lucc_abi::fragment::{SiteRecord, SiteType};
 use lucc_abi::symbols::{self, AllocKind, Allocator};
 
+use crate::externals;
 use crate::ir::{self, Type, Value};
+use crate::strings;
 use crate::value_flow::{FunctionFlow, Start, UseEvidence};
 use crate::wrappers::Wrappers;
-
-/// Library functions that return pointers to memory they do not allocate
-/// for the caller (or that lucc's runtime never sees): calls to them are
-/// not possible wrappers.
-const NOT_WRAPPERS: &[&str] = &[
-    "strchr", "strrchr", "strstr", "strcasestr", "strpbrk", "memchr", "memrchr", "rawmemchr",
-    "strtok", "strtok_r", "strsep", "strcpy", "strncpy", "strcat", "strncat", "stpcpy", "stpncpy",
-    "memcpy", "memmove", "memset", "mempcpy", "strerror", "strerror_r", "strsignal", "getenv",
-    "secure_getenv", "setlocale", "nl_langinfo", "fopen", "fdopen", "freopen", "popen", "tmpfile",
-    "fmemopen", "open_memstream", "fgets", "gets", "opendir", "fdopendir", "readdir", "gmtime",
-    "localtime", "gmtime_r", "localtime_r", "ctime", "ctime_r", "asctime", "asctime_r",
-    "getpwnam", "getpwuid", "getgrnam", "getgrgid", "getlogin", "gethostbyname",
-    "gethostbyaddr", "getservbyname", "getprotobyname", "inet_ntoa", "inet_ntop", "gai_strerror",
-    "dlopen", "dlsym", "dlerror", "mmap", "mremap", "sbrk", "signal", "basename", "dirname",
-    "realpath", "getcwd", "tmpnam", "ttyname", "ptsname", "pthread_getspecific", "shmat",
-    "__errno_location", "__h_errno_location", "__ctype_b_loc", "__ctype_tolower_loc",
-    "__ctype_toupper_loc", "__xpg_basename", "bsearch", "tsearch", "tfind", "lfind", "lsearch",
-];
 
 /// A site found in the module, with the call that makes it.
 #[derive(Debug)]
@@ -75,7 +59,7 @@ impl AllocSites<'_> {
                     }
                     (true, self.direct_type(&flow, i, a))
                 } else if self.may_be_wrapper(callee, &cname) {
-                    let ty = site_type(&flow.use_evidence(Start::Value(i)), false);
+                    let ty = self.retag_type(&flow, i, &cname);
                     if ty == SiteType::Untyped {
                         continue;
                     }
@@ -121,16 +105,22 @@ impl AllocSites<'_> {
         site_type(&flow.use_evidence(start), a.kind == AllocKind::StrDup)
     }
 
+    /// The type a call to a possible wrapper is retagged with: its uses,
+    /// or `char` for a `strdup`-like wrapper (the caller may only store the
+    /// copy away). Behind a header, as for direct calls, the wrapper's own
+    /// uses are the header's, not the object's.
+    fn retag_type(&self, flow: &FunctionFlow, call: Value, callee: &str) -> SiteType {
+        if self.wrappers.inner_offset(call).is_some_and(|off| off != 0) {
+            return SiteType::Untyped;
+        }
+        let chars = self.wrappers.chain(callee).iter().any(|w| strings::is_strdup_like(w));
+        site_type(&flow.use_evidence(Start::Value(call)), chars)
+    }
+
     /// A wrapper of this unit, or an external function that might be one
     /// in another unit.
     fn may_be_wrapper(&self, callee: Value, name: &str) -> bool {
-        if self.wrappers.contains(name) {
-            return true;
-        }
-        ir::is_declaration(callee)
-            && ir::is_pointer(ir::return_type(callee))
-            && !name.starts_with("llvm.")
-            && !NOT_WRAPPERS.contains(&name)
+        self.wrappers.contains(name) || externals::may_be_wrapper_elsewhere(callee)
     }
 }
 

@@ -197,6 +197,16 @@ pub fn return_type(f: Value) -> Type {
     unsafe { LLVMGetReturnType(LLVMGlobalGetValueType(f)) }
 }
 
+/// The declared (fixed) parameter types of function `f`.
+pub fn param_types(f: Value) -> Vec<Type> {
+    unsafe {
+        let fty = LLVMGlobalGetValueType(f);
+        let mut out = vec![std::ptr::null_mut(); LLVMCountParamTypes(fty) as usize];
+        LLVMGetParamTypes(fty, out.as_mut_ptr());
+        out
+    }
+}
+
 pub fn function_type(f: Value) -> Type {
     unsafe { LLVMGlobalGetValueType(f) }
 }

@@ -18,9 +18,11 @@
 
 mod alloc_sites;
 mod embed;
+mod externals;
 mod ir;
 mod rewrite;
 mod slots;
+mod strings;
 mod value_flow;
 mod wrappers;
 

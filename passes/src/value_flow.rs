@@ -13,8 +13,11 @@ use std::collections::{HashMap, HashSet};
 use llvm_sys::target::{LLVMABISizeOfType, LLVMOffsetOfElement, LLVMTargetDataRef};
 use llvm_sys::{LLVMOpcode, LLVMTypeKind};
 
+use lucc_abi::symbols::AllocKind;
+
 use crate::ir::{self, Type, Value};
 use crate::slots::{Cfg, Reach};
+use crate::strings;
 
 /// What the uses of a pointer say about the memory it points to.
 #[derive(Debug, Default)]
@@ -205,12 +208,27 @@ impl<'a> Tracer<'a> {
             {
                 self.bytes = true;
             }
+            LLVMOpcode::LLVMCall if passes_as_string(u, v) => self.bytes = true,
             LLVMOpcode::LLVMPHI if ir::is_pointer(ir::type_of(u)) => self.track(u),
             // A select's condition is not the pointer flowing through it.
             LLVMOpcode::LLVMSelect if ir::operand(u, 0) != v && ir::is_pointer(ir::type_of(u)) => self.track(u),
             _ => {}
         }
     }
+}
+
+/// Whether `call` passes `v` to a string function as one of its fixed
+/// `char *` parameters (a variadic `%s` argument could as well be `%p`).
+fn passes_as_string(call: Value, v: Value) -> bool {
+    let Some(f) = ir::called_function(call) else { return false };
+    if !ir::is_declaration(f) || !strings::takes_strings(&ir::name(f)) {
+        return false;
+    }
+    let params = ir::param_types(f);
+    ir::call_args(call)
+        .iter()
+        .zip(&params)
+        .any(|(&a, &t)| a == v && ir::pointee(t).is_some_and(ir::is_i8))
 }
 
 /// The loads of a local slot, directly or through casts of it.
@@ -239,6 +257,14 @@ pub struct Origin {
     pub offset: i64,
 }
 
+/// A returned pointer in libc terms: which libc allocator's result it is
+/// derived from, through this unit's wrappers, and how far past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Base {
+    pub kind: AllocKind,
+    pub offset: i64,
+}
+
 /// What tracing a value back found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Back {
@@ -251,32 +277,21 @@ enum Back {
 /// Traces `values` (say, every returned value of a function) back to one
 /// allocating call they all agree on; nulls (null-check failure paths)
 /// agree with anything. `is_allocating` says whether a called function
-/// returns fresh memory.
+/// returns fresh memory; `base` what a called function's result is in
+/// libc terms, where this unit knows.
 pub fn origin(
     values: &[Value],
     cfg: &Cfg,
     td: LLVMTargetDataRef,
     is_allocating: &dyn Fn(&str) -> bool,
+    base: &dyn Fn(&str) -> Option<Base>,
 ) -> Option<Origin> {
-    let mut b = BackTrace { cfg, td, is_alloc: is_allocating, visiting: HashSet::new() };
-    match agree(values.iter().map(|&v| b.back(v)))? {
+    let mut b = BackTrace { cfg, td, is_alloc: is_allocating, base, visiting: HashSet::new() };
+    let items: Vec<Option<Back>> = values.iter().map(|&v| b.back(v)).collect();
+    match b.agree(items)? {
         Back::Alloc(o) => Some(o),
         Back::Null => None,
     }
-}
-
-/// Every value must agree; nulls agree with everything.
-fn agree(items: impl IntoIterator<Item = Option<Back>>) -> Option<Back> {
-    let mut found = Back::Null;
-    for item in items {
-        match (item?, &found) {
-            (Back::Null, _) => {}
-            (b, Back::Null) => found = b,
-            (b, f) if &b == f => {}
-            _ => return None,
-        }
-    }
-    Some(found)
 }
 
 /// One backward trace: the function's CFG, the layout, which callees
@@ -285,10 +300,47 @@ struct BackTrace<'a> {
     cfg: &'a Cfg,
     td: LLVMTargetDataRef,
     is_alloc: &'a dyn Fn(&str) -> bool,
+    base: &'a dyn Fn(&str) -> Option<Base>,
     visiting: HashSet<Value>,
 }
 
 impl BackTrace<'_> {
+    /// Every value must agree; nulls agree with everything.
+    fn agree(&self, items: impl IntoIterator<Item = Option<Back>>) -> Option<Back> {
+        let mut found = Back::Null;
+        for item in items {
+            match (item?, &found) {
+                (Back::Null, _) => {}
+                (b, Back::Null) => found = b,
+                (b, f) if &b == f => {}
+                (Back::Alloc(b), Back::Alloc(f)) => found = Back::Alloc(self.realloc_of_null(f, &b)?),
+            }
+        }
+        Some(found)
+    }
+
+    /// A realloc wrapper hands a null pointer to its malloc wrapper
+    /// (`if (!p) return zmalloc(n); ... return realloc(p - 8, n + 8) + 8`),
+    /// as realloc(NULL, n) is malloc(n): the two paths agree when they give
+    /// a block at the same offset, and the realloc is the origin. Any other
+    /// choice between two allocations is not one allocation.
+    fn realloc_of_null(&self, a: &Origin, b: &Origin) -> Option<Origin> {
+        let libc = |o: &Origin| (self.base)(&o.callee).map(|x| Base { offset: x.offset + o.offset, ..x });
+        let (x, y) = (libc(a)?, libc(b)?);
+        let is_realloc = |k: AllocKind| matches!(k, AllocKind::Realloc | AllocKind::ReallocArray);
+        let is_fresh = |k: AllocKind| matches!(k, AllocKind::Malloc | AllocKind::Calloc);
+        if x.offset != y.offset {
+            return None;
+        }
+        if is_realloc(x.kind) && is_fresh(y.kind) {
+            Some(a.clone())
+        } else if is_fresh(x.kind) && is_realloc(y.kind) {
+            Some(b.clone())
+        } else {
+            None
+        }
+    }
+
     fn back(&mut self, v: Value) -> Option<Back> {
         if ir::is_null_constant(v) {
             return Some(Back::Null);
@@ -306,7 +358,13 @@ impl BackTrace<'_> {
         match ir::opcode(v)? {
             LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast => self.back(ir::operand(v, 0)),
             LLVMOpcode::LLVMGetElementPtr => {
-                let off = gep_offset(v, self.td)?;
+                // `return sh->buf`: the address of a field is part of the
+                // object the program declared (header and data in one
+                // record, as sds does), not an object of its own.
+                let (off, into_field) = gep_offset(v, self.td)?;
+                if into_field {
+                    return None;
+                }
                 match self.back(ir::operand(v, 0))? {
                     Back::Alloc(o) => Some(Back::Alloc(Origin { offset: o.offset + off, ..o })),
                     Back::Null => None,
@@ -317,12 +375,12 @@ impl BackTrace<'_> {
                 (self.is_alloc)(&name).then_some(Back::Alloc(Origin { callee: name, call: v, offset: 0 }))
             }
             LLVMOpcode::LLVMPHI => {
-                let ops = ir::operands(v);
-                agree(ops.into_iter().map(|o| self.back(o)))
+                let items: Vec<Option<Back>> = ir::operands(v).into_iter().map(|o| self.back(o)).collect();
+                self.agree(items)
             }
             LLVMOpcode::LLVMSelect => {
-                let ops = ir::operands(v);
-                agree(ops[1..].iter().map(|&o| self.back(o)))
+                let items: Vec<Option<Back>> = ir::operands(v)[1..].iter().map(|&o| self.back(o)).collect();
+                self.agree(items)
             }
             LLVMOpcode::LLVMLoad if ir::is_instruction(v) => {
                 let slot = ir::strip_casts(ir::operand(v, 0));
@@ -330,21 +388,27 @@ impl BackTrace<'_> {
                     return None;
                 }
                 let reach = self.cfg.reaching(v, slot)?;
-                agree(reach.into_iter().map(|r| match r {
-                    Reach::Null => Some(Back::Null),
-                    Reach::Store(s) => self.back(ir::operand(s, 0)),
-                }))
+                let items: Vec<Option<Back>> = reach
+                    .into_iter()
+                    .map(|r| match r {
+                        Reach::Null => Some(Back::Null),
+                        Reach::Store(s) => self.back(ir::operand(s, 0)),
+                    })
+                    .collect();
+                self.agree(items)
             }
             _ => None,
         }
     }
 }
 
-/// Byte offset of a GEP with constant indices, per the module's layout.
-pub fn gep_offset(gep: Value, td: LLVMTargetDataRef) -> Option<i64> {
+/// Byte offset of a GEP with constant indices, per the module's layout,
+/// and whether it selects a field of a record.
+fn gep_offset(gep: Value, td: LLVMTargetDataRef) -> Option<(i64, bool)> {
     let ops = ir::operands(gep);
     let mut ty = ir::gep_source_type(gep)?;
     let mut off = 0i64;
+    let mut into_field = false;
     for (k, &idx) in ops[1..].iter().enumerate() {
         let n = ir::const_int(idx)?;
         if k == 0 {
@@ -353,6 +417,7 @@ pub fn gep_offset(gep: Value, td: LLVMTargetDataRef) -> Option<i64> {
         }
         match ir::kind(ty) {
             LLVMTypeKind::LLVMStructTypeKind => {
+                into_field = true;
                 off += unsafe { LLVMOffsetOfElement(td, ty, n as u32) } as i64;
                 ty = unsafe { llvm_sys::core::LLVMStructGetTypeAtIndex(ty, n as u32) };
             }
@@ -363,7 +428,7 @@ pub fn gep_offset(gep: Value, td: LLVMTargetDataRef) -> Option<i64> {
             _ => return None,
         }
     }
-    Some(off)
+    Some((off, into_field))
 }
 
 fn size_of(td: LLVMTargetDataRef, ty: Type) -> i64 {

@@ -81,6 +81,29 @@ fn shows_state_sites_and_types_for_people() {
     assert!(sites_only.contains("allocation sites:") && !sites_only.contains("globals:"));
 }
 
+/// A record only a local variable has is in the sidecar but not in the
+/// text view, which shows what the state and sites reach.
+#[test]
+fn records_no_state_reaches_are_left_out_of_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let frag = encode(&fragment("/src/c.c", vec![], vec![]));
+    let bin = build(dir.path(), "inlined", &["c.c"], &["-O2"], &[frag]);
+    write_for_binary(&bin).unwrap();
+    let sidecar = Sidecar::read(&Sidecar::path_for(&bin)).unwrap();
+    assert!(sidecar.types.iter().any(|t| t.name == "struct scratch"));
+    let (stdout, stderr) = text(&inspect(&[], &bin));
+    assert!(
+        stdout.contains("struct tally_state (4 bytes)"),
+        "{stdout}{stderr}"
+    );
+    assert!(!stdout.contains("struct scratch"), "{stdout}");
+    assert!(
+        stdout.contains("types: 1 of 2 records, those reached from"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("tally::hits"), "{stdout}");
+}
+
 #[test]
 fn json_is_the_sidecar_and_the_sidecar_can_be_named_directly() {
     let dir = tempfile::tempdir().unwrap();

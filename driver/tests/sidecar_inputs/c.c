@@ -1,6 +1,16 @@
 /* A static function only ever inlined: at -O2 it has no out-of-line copy,
-   and clang 14 files its static locals under a DIE without a name. */
-int total;
+   and clang 14 files its static locals under a DIE without a name. And a
+   record the program's state never reaches, which inspect leaves out. */
+struct tally_state {
+    int total;
+};
+/* Only a local has this type: no state reaches it. */
+struct scratch {
+    int argc;
+    char **argv;
+};
+
+struct tally_state state;
 
 static int tally(int k)
 {
@@ -8,7 +18,7 @@ static int tally(int k)
     if (k > 2) {
         static int hits;
         hits++;
-        total += hits;
+        state.total += hits;
     }
     hits += k;
     return hits;
@@ -16,6 +26,6 @@ static int tally(int k)
 
 int main(int argc, char **argv)
 {
-    (void)argv;
-    return tally(argc) + total;
+    volatile struct scratch scratch = {argc, argv};
+    return tally(scratch.argc) + state.total;
 }

@@ -8,6 +8,7 @@
 //! renames [`ABI_CHECK_SYMBOL`], so that an object instrumented by one
 //! version of the pass fails to link against a runtime of another.
 
+pub mod control;
 pub mod fragment;
 pub mod sidecar;
 pub mod symbols;

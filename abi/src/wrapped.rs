@@ -9,7 +9,8 @@
 
 /// Blocking calls of event loops: the update points of a program that has
 /// no explicit `lucc_update_point()`.
-pub const UPDATE_POINT_CALLS: &[&str] = &[];
+pub const UPDATE_POINT_CALLS: &[&str] =
+    &["epoll_wait", "epoll_pwait", "poll", "ppoll", "select", "pselect", "accept", "accept4"];
 
 /// Calls that create OS resources during startup: recorded by a running
 /// program, answered from that record when its new version re-runs its

@@ -12,6 +12,7 @@ pub mod cc;
 pub mod log;
 pub mod project;
 pub mod sidecar;
+pub mod update;
 
 /// Entry point: returns the process exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
@@ -20,6 +21,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     match sub {
         "build" => project::build_main(rest),
         "inspect" => sidecar::inspect_main(rest),
+        "update" => update::update_main(rest),
         "help" | "--help" | "-h" => {
             print!("{}", USAGE);
             0
@@ -36,6 +38,8 @@ usage:
   lucc build [--profile P] [-j N] [TARGET...]
                                  build the lucc.toml project here
   lucc inspect [--json] PROG     show PROG's type-map sidecar (PROG.lumap)
+  lucc update PID NEW [--timeout SECS] [--json]
+                                 replace running program PID by build NEW
 
 environment:
   LUCC_LOG=1          log what lucc does and why it passes a file through

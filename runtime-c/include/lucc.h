@@ -6,7 +6,7 @@
 #ifndef LUCC_H
 #define LUCC_H
 
-#define LUCC_H_VERSION 1
+#define LUCC_H_VERSION 2
 
 #include <stddef.h>
 
@@ -17,6 +17,12 @@ extern "C" {
 /* Live heap objects the runtime tracks, and the bytes they asked for. */
 size_t lucc_heap_object_count(void);
 size_t lucc_heap_bytes(void);
+
+/* An update point: if an update of this process is pending, wait here
+ * while it runs (returning only if it rolls back). Blocking calls of event
+ * loops (epoll_wait, poll, select, accept, ...) are update points already;
+ * call this in loops that never block. */
+void lucc_update_point(void);
 
 #ifdef __cplusplus
 }

@@ -12,11 +12,14 @@
 
 char __lucc_abi_version_1;
 
-/* Cheap on purpose (one getenv); runs before the program's constructors
+void lucc_rt_update_init(void); /* runtime-rs/src/update */
+
+/* Cheap on purpose (one getenv, one control thread started); runs before the program's constructors
  * in most link orders, but nothing breaks if a program allocates first:
  * the registry needs no initialisation. */
 __attribute__((constructor)) static void lucc_runtime_init(void) {
     lucc_rt_init();
+    lucc_rt_update_init();
     atexit(lucc_rt_fini);
     pthread_atfork(lucc_rt_fork_prepare, lucc_rt_fork_done, lucc_rt_fork_done);
 }

@@ -20,8 +20,10 @@
 //! standard library's needs).
 
 pub mod alloc;
+pub mod control;
 pub mod header;
 mod heap;
 mod lock;
 pub mod registry;
 pub mod report;
+pub mod update;

@@ -1,0 +1,174 @@
+//! The update protocol: what `lucc update` says to a running program's
+//! control socket, and what an old process and its new version say over
+//! the update channel between them.
+//!
+//! Both are JSON lines (one message per line) so that a person can talk to
+//! a program with `socat` and a test can send garbage. Every conversation
+//! opens with a hello carrying [`PROTOCOL_VERSION`]; a peer of another
+//! version is refused before anything happens. Encoding and decoding live
+//! here so that the runtime needs no JSON library of its own.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of both conversations; bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Environment variable naming, in a new version started by an update,
+/// the descriptor of its channel to the old process.
+pub const CHANNEL_ENV: &str = "LUCC_UPDATE_CHANNEL";
+
+/// Longest line either side accepts; a longer one is a protocol error.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Client (the CLI) to program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Must come first.
+    Hello { version: u32 },
+    Status,
+    /// Replace the program by `new_binary`; the reply is a stream of
+    /// [`Response::Stage`] then one [`Response::Outcome`].
+    Update { new_binary: String, timeout_ms: u64 },
+}
+
+/// Program to client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    Hello { version: u32, pid: u32 },
+    Status(Status),
+    /// A stage of an update finished (`ok`) or failed.
+    Stage { stage: Stage, ms: u64, ok: bool, detail: String },
+    Outcome(Outcome),
+    /// The request was refused; nothing changed in the program.
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub build_id: String,
+    pub uptime_ms: u64,
+    pub heap_objects: u64,
+}
+
+/// The update's stages, in order (DESIGN.md, "Update").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Request,
+    Quiesce,
+    Spawn,
+    Startup,
+    Commit,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Request => "request",
+            Stage::Quiesce => "quiesce",
+            Stage::Spawn => "spawn",
+            Stage::Startup => "startup",
+            Stage::Commit => "commit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The old process exits right after sending this.
+    Committed { new_pid: u32 },
+    /// The new process was killed; the old one resumed.
+    RolledBack { reason: String },
+}
+
+/// Old process to new over the update channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromOld {
+    /// Sent first. `cloexec`: descriptors that had FD_CLOEXEC in the old
+    /// process (cleared so they survive exec; the new one sets it back).
+    Hello { version: u32, build_id: String, cloexec: Vec<i32> },
+    /// The new process owns the program from now on.
+    Commit,
+}
+
+/// New process to old over the update channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromNew {
+    Hello { version: u32, build_id: String },
+    /// Reached its first update point; waiting for commit.
+    Ready,
+    /// Cannot go on; the old process rolls back.
+    Error { message: String },
+}
+
+/// One message as a line (with its newline).
+pub fn encode<T: Serialize>(msg: &T) -> String {
+    let mut s = serde_json::to_string(msg).expect("protocol messages always serialise");
+    s.push('\n');
+    s
+}
+
+/// One line (newline optional) as a message.
+pub fn decode<'a, T: Deserialize<'a>>(line: &'a str) -> Result<T, String> {
+    if line.len() > MAX_LINE {
+        return Err(format!("message longer than {MAX_LINE} bytes"));
+    }
+    serde_json::from_str(line.trim_end()).map_err(|e| format!("malformed message: {e}"))
+}
+
+/// The directory holding control sockets: `$XDG_RUNTIME_DIR/lucc` when
+/// that is set, else `/tmp/lucc-UID`.
+pub fn socket_dir(xdg_runtime_dir: Option<&std::ffi::OsStr>, uid: u32) -> std::path::PathBuf {
+    match xdg_runtime_dir.filter(|d| !d.is_empty()) {
+        Some(d) => std::path::Path::new(d).join("lucc"),
+        None => std::path::PathBuf::from(format!("/tmp/lucc-{uid}")),
+    }
+}
+
+/// The control socket of process `pid` in `dir`.
+pub fn socket_path(dir: &std::path::Path, pid: u32) -> std::path::PathBuf {
+    dir.join(format!("{pid}.sock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_single_lines() {
+        let msgs = [
+            Response::Stage { stage: Stage::Quiesce, ms: 3, ok: true, detail: "a\nb".into() },
+            Response::Outcome(Outcome::Committed { new_pid: 7 }),
+            Response::Status(Status { pid: 1, build_id: "ab".into(), uptime_ms: 2, heap_objects: 3 }),
+        ];
+        for m in msgs {
+            let line = encode(&m);
+            assert_eq!(line.matches('\n').count(), 1, "{line}");
+            assert_eq!(decode::<Response>(&line).unwrap(), m);
+        }
+        let r = Request::Update { new_binary: "/x".into(), timeout_ms: 5 };
+        assert_eq!(decode::<Request>(&encode(&r)).unwrap(), r);
+        assert_eq!(decode::<Request>(r#"{"type":"hello","version":1}"#).unwrap(), Request::Hello { version: 1 });
+    }
+
+    #[test]
+    fn garbage_and_unknown_requests_are_errors() {
+        assert!(decode::<Request>("not json").is_err());
+        assert!(decode::<Request>(r#"{"type":"format_disk"}"#).is_err());
+        assert!(decode::<Request>(&"x".repeat(MAX_LINE + 1)).is_err());
+    }
+
+    #[test]
+    fn socket_dir_prefers_xdg() {
+        use std::ffi::OsStr;
+        assert_eq!(socket_dir(Some(OsStr::new("/run/user/5")), 5), std::path::Path::new("/run/user/5/lucc"));
+        assert_eq!(socket_dir(Some(OsStr::new("")), 5), std::path::Path::new("/tmp/lucc-5"));
+        assert_eq!(socket_dir(None, 5), std::path::Path::new("/tmp/lucc-5"));
+    }
+}

@@ -1,0 +1,86 @@
+//! `lucc update PID NEW-BINARY [--timeout SECS] [--json]`: replaces a
+//! running lucc program by a new build of it, through its control socket.
+//!
+//! The CLI checks everything it can before touching the program (the new
+//! binary exists, was built by lucc, and its sidecar is its own), then
+//! streams the program's stage reports. Exit codes tell scripts what
+//! happened: 0 committed, 3 rolled back (the old process runs on), 4
+//! refused (bad input, permission, protocol; nothing changed), 1 other
+//! errors.
+
+mod binary;
+mod client;
+mod report;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lucc_abi::control::{Outcome, Response};
+
+pub const EXIT_COMMITTED: i32 = 0;
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_ROLLED_BACK: i32 = 3;
+pub const EXIT_REFUSED: i32 = 4;
+
+const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
+
+struct Args {
+    pid: u32,
+    binary: PathBuf,
+    timeout: Duration,
+    json: bool,
+}
+
+fn parse(args: &[OsString]) -> Result<Args, String> {
+    let mut pos = Vec::new();
+    let (mut timeout, mut json) = (DEFAULT_TIMEOUT_SECS, false);
+    let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => json = true,
+            "--timeout" => {
+                let v = it.next().ok_or("--timeout needs a number of seconds")?;
+                timeout = v.parse().ok().filter(|t: &f64| t.is_finite() && *t > 0.0).ok_or(format!("bad --timeout {v}"))?;
+            }
+            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
+            _ => pos.push(a),
+        }
+    }
+    let [pid, binary] = pos.as_slice() else { return Err("expected PID and NEW-BINARY".into()) };
+    let pid = pid.parse().map_err(|_| format!("bad PID {pid}"))?;
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json })
+}
+
+/// `lucc update ...`; returns the exit code.
+pub fn update_main(args: &[OsString]) -> i32 {
+    let args = match parse(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--json]");
+            return EXIT_REFUSED;
+        }
+    };
+    let mut rep = report::Report::new(args.pid, &args.binary, args.json);
+    let binary = match binary::check(&args.binary) {
+        Ok(b) => b,
+        Err(e) => return rep.refused(&e),
+    };
+    let mut conn = match client::Conn::open(args.pid) {
+        Ok(c) => c,
+        Err(client::OpenError::Refused(e)) => return rep.refused(&e),
+        Err(client::OpenError::Other(e)) => return rep.error(&e),
+    };
+    let result = conn.update(&binary, args.timeout, &mut |r| rep.response(r));
+    match result {
+        Ok(Outcome::Committed { new_pid }) => rep.committed(new_pid),
+        Ok(Outcome::RolledBack { reason }) => rep.rolled_back(&reason),
+        Err(client::Failure::Refused(e)) => rep.refused(&e),
+        Err(client::Failure::Other(e)) => rep.error(&e),
+    }
+}
+
+/// The `Response`s of an update that are not stage reports end it.
+fn is_final(r: &Response) -> bool {
+    !matches!(r, Response::Stage { .. })
+}

@@ -1,0 +1,111 @@
+//! The new process's side of an update, from its constructor to commit.
+//!
+//! The constructor (`started_by_update`) sees `LUCC_UPDATE_CHANNEL`,
+//! removes it from the environment (the program and its children must not
+//! see it), and handshakes with the old process: protocol version and
+//! build id, and the descriptors whose FD_CLOEXEC the old one had (cleared
+//! for the exec; set back here). `role()` is then `NewVersion` while the
+//! program's own startup runs; the first update point any thread reaches
+//! runs the hooks of [`on_first_update_point`], reports Ready and blocks
+//! until the old process commits (or kills this one).
+//!
+//! Hook for the startup replay: it asks `update::role() ==
+//! Role::NewVersion` to know that startup calls are to be answered from
+//! the old process's record, and registers with [`add_first_point_hook`]
+//! whatever must hold before Ready (an error there rolls the update back).
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
+
+use lucc_abi::control::{decode, encode, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
+
+use super::{build_id, channel, role, set_role, swap_role, Role};
+
+static CHANNEL: AtomicI32 = AtomicI32::new(-1);
+
+type Hook = fn() -> Result<(), String>;
+static HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
+
+/// Runs `hook` at the new version's first update point, before Ready.
+pub fn add_first_point_hook(hook: Hook) {
+    HOOKS.lock().unwrap().push(hook);
+}
+
+/// What must hold before the new version reports Ready: every registered
+/// hook, in registration order; the first error aborts the update.
+pub fn on_first_update_point() -> Result<(), String> {
+    let hooks = HOOKS.lock().unwrap().clone();
+    hooks.iter().try_for_each(|h| h())
+}
+
+fn fail(fd: RawFd, message: String) -> ! {
+    let _ = channel::send(fd, &encode(&FromNew::Error { message: message.clone() }));
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("lucc: update failed: {message}\n").as_bytes());
+    // SAFETY: the old process rolls back on our exit; nothing of ours to flush.
+    unsafe { libc::_exit(1) }
+}
+
+fn is_socket(fd: RawFd) -> bool {
+    // SAFETY: fstat into a local.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    }
+}
+
+/// In the constructor: true if this process was started by an update (the
+/// handshake is then done and the role is `NewVersion`).
+pub fn started_by_update() -> bool {
+    let Some(value) = std::env::var_os(CHANNEL_ENV) else { return false };
+    // SAFETY (of remove_var): the constructor runs before any other thread.
+    std::env::remove_var(CHANNEL_ENV);
+    let fd: RawFd = match value.to_str().and_then(|v| v.parse().ok()) {
+        Some(fd) if is_socket(fd) => fd,
+        _ => return false, // not ours: a stray variable, run normally
+    };
+    let cloexec = match channel::recv(fd).and_then(|l| decode::<FromOld>(&l.ok_or("old process closed the channel")?)) {
+        Ok(FromOld::Hello { version, cloexec, .. }) if version == PROTOCOL_VERSION => cloexec,
+        Ok(FromOld::Hello { version, .. }) => fail(fd, format!("old process speaks update protocol {version}, this one {PROTOCOL_VERSION}")),
+        Ok(other) => fail(fd, format!("expected hello, got {other:?}")),
+        Err(e) => fail(fd, e),
+    };
+    for d in cloexec.into_iter().chain([fd]) {
+        // SAFETY: sets a flag on a descriptor we inherited.
+        unsafe { libc::fcntl(d, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    if let Err(e) = channel::send(fd, &encode(&FromNew::Hello { version: PROTOCOL_VERSION, build_id: build_id::get().into() })) {
+        fail(fd, e);
+    }
+    CHANNEL.store(fd, Ordering::Release);
+    set_role(Role::NewVersion);
+    true
+}
+
+/// At an update point of a new version: the first thread reports Ready and
+/// waits for Commit; any other waits for it to finish.
+pub(super) fn at_first_point() {
+    if !swap_role(Role::NewVersion, Role::Committing) {
+        while role() == Role::Committing {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        return;
+    }
+    let fd = CHANNEL.load(Ordering::Acquire);
+    if let Err(e) = on_first_update_point() {
+        fail(fd, e);
+    }
+    if let Err(e) = channel::send(fd, &encode(&FromNew::Ready)) {
+        fail(fd, e);
+    }
+    match channel::recv(fd).and_then(|l| l.map(|l| decode::<FromOld>(&l)).transpose()) {
+        Ok(Some(FromOld::Commit)) => {}
+        // The old process rolled back (it kills us) or broke the protocol.
+        Ok(other) => fail(fd, format!("expected commit, got {other:?}")),
+        Err(e) => fail(fd, e),
+    }
+    // SAFETY: the channel is ours and no longer needed.
+    unsafe { libc::close(fd) };
+    set_role(Role::Running);
+    crate::control::start();
+}

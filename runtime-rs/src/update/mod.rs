@@ -1,0 +1,71 @@
+//! Live update, process level: quiescence at update points, spawning the
+//! new version, commit or rollback (DESIGN.md, "Update").
+//!
+//! Why process level first: everything that can go wrong before commit
+//! (the new binary crashing, exiting, hanging, refusing the handshake) is
+//! handled by killing the new process, and the old one, which nothing has
+//! written, simply resumes. State transfer plugs in between spawn and
+//! commit later.
+//!
+//! - `quiesce`: the update signal and parking of program threads;
+//! - `points`: what the wrapped blocking calls and `lucc_update_point()`
+//!   call into;
+//! - `old`: the old process's side of an update (driven by `control`);
+//! - `spawn`: fork and exec of the new version;
+//! - `child`: the new process's side, from its constructor to commit;
+//! - `channel`: JSON lines on the old <-> new socketpair;
+//! - `build_id`: the running binary's GNU build id.
+
+pub mod build_id;
+pub mod channel;
+pub mod child;
+pub mod old;
+pub mod points;
+pub mod quiesce;
+mod spawn;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// What this process is in an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Role {
+    /// Serving; may be asked to update (the usual case).
+    Running = 0,
+    /// Started by an update: runs its startup up to its first update
+    /// point, then waits for the old process to commit.
+    NewVersion = 1,
+    /// A thread of the new version is reporting Ready and waiting.
+    Committing = 2,
+}
+
+static ROLE: AtomicU8 = AtomicU8::new(Role::Running as u8);
+
+pub fn role() -> Role {
+    match ROLE.load(Ordering::Acquire) {
+        1 => Role::NewVersion,
+        2 => Role::Committing,
+        _ => Role::Running,
+    }
+}
+
+fn set_role(r: Role) {
+    ROLE.store(r as u8, Ordering::Release)
+}
+
+fn swap_role(from: Role, to: Role) -> bool {
+    ROLE.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
+}
+
+/// Called once by the C constructor: sets up the update signal, joins the
+/// old process when started by an update, else starts the control socket.
+#[no_mangle]
+pub extern "C" fn lucc_rt_update_init() {
+    quiesce::install();
+    if child::started_by_update() {
+        // The control socket waits for commit: a new version must not be
+        // updated (or report status) before it owns the program.
+        return;
+    }
+    crate::control::start();
+}

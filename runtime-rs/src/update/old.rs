@@ -1,0 +1,147 @@
+//! The old process's side of an update, run on the control thread:
+//! request, quiesce, spawn, startup, then commit or roll back.
+//!
+//! Rollback is "resume": the old process writes nothing of its own during
+//! an update (only the flags it owns: pending, parked), so killing the new
+//! process and waking the parked threads restores it exactly.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lucc_abi::control::{decode, encode, FromNew, FromOld, Outcome, Response, Stage, PROTOCOL_VERSION};
+
+use super::{channel, quiesce, spawn};
+
+/// How often the startup wait looks at the new process's state.
+const TICK: Duration = Duration::from_millis(20);
+
+struct Stages<'a> {
+    report: &'a mut dyn FnMut(&Response),
+    started: Instant,
+}
+
+impl Stages<'_> {
+    fn done(&mut self, stage: Stage, ok: bool, detail: String) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        (self.report)(&Response::Stage { stage, ms, ok, detail });
+        self.started = Instant::now();
+    }
+
+    fn roll_back(&mut self, stage: Stage, reason: String) -> Outcome {
+        self.done(stage, false, reason.clone());
+        Outcome::RolledBack { reason: format!("{}: {reason}", stage.name()) }
+    }
+}
+
+/// Runs an update to `new_binary`. Returns only on rollback or refusal:
+/// on commit the process exits right after reporting.
+pub fn run(new_binary: &str, timeout: Duration, runtime_fds: &[RawFd], report: &mut dyn FnMut(&Response)) -> Outcome {
+    let deadline = Instant::now() + timeout;
+    let mut st = Stages { report, started: Instant::now() };
+
+    let path = Path::new(new_binary);
+    let Ok(cpath) = std::ffi::CString::new(new_binary) else {
+        return st.roll_back(Stage::Request, "binary path contains a NUL byte".into());
+    };
+    // SAFETY: access only reads the path.
+    if !path.is_absolute() || unsafe { libc::access(cpath.as_ptr(), libc::X_OK) } != 0 {
+        return st.roll_back(Stage::Request, format!("{new_binary} is not an absolute path to an executable"));
+    }
+    st.done(Stage::Request, true, new_binary.into());
+
+    if let Err(e) = quiesce::quiesce(deadline) {
+        return st.roll_back(Stage::Quiesce, e);
+    }
+    st.done(Stage::Quiesce, true, "all program threads parked".into());
+
+    let child = match spawn::spawn(path, runtime_fds) {
+        Ok(c) => c,
+        Err(e) => {
+            quiesce::resume();
+            return st.roll_back(Stage::Spawn, e);
+        }
+    };
+    st.done(Stage::Spawn, true, format!("pid {}", child.pid));
+
+    let fd = child.channel.as_raw_fd();
+    if let Err(e) = wait_ready(fd, child.pid, deadline) {
+        kill(child.pid);
+        quiesce::resume();
+        return st.roll_back(Stage::Startup, e);
+    }
+    st.done(Stage::Startup, true, "new version reached its first update point".into());
+
+    if let Err(e) = channel::send(fd, &encode(&FromOld::Commit)) {
+        kill(child.pid);
+        quiesce::resume();
+        return st.roll_back(Stage::Commit, e);
+    }
+    st.done(Stage::Commit, true, "old process exits".into());
+    (st.report)(&Response::Outcome(Outcome::Committed { new_pid: child.pid as u32 }));
+    crate::control::remove_socket();
+    // SAFETY: ends the process without running the program's atexit
+    // handlers or flushing its stdio: the new version owns all of that.
+    unsafe { libc::_exit(0) }
+}
+
+fn kill(pid: libc::pid_t) {
+    // SAFETY: our own child, not yet reaped, so the pid cannot be reused.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+/// Some(description) once the child has exited (and is reaped).
+fn exited(pid: libc::pid_t) -> Option<String> {
+    let mut status = 0;
+    // SAFETY: non-blocking wait for our own child.
+    if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
+        return None;
+    }
+    Some(if libc::WIFSIGNALED(status) {
+        format!("new process killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("new process exited with status {} before its first update point", libc::WEXITSTATUS(status))
+    })
+}
+
+/// Waits for the new version's hello, then Ready.
+fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant) -> Result<(), String> {
+    let mut hello = false;
+    let mut eof = false;
+    loop {
+        if let Some(why) = exited(pid) {
+            return Err(why);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err("new process did not reach an update point before the deadline".into());
+        }
+        if eof {
+            // Closed its end: it is exiting; give it a tick to be reaped.
+            std::thread::sleep(TICK.min(deadline - now));
+            continue;
+        }
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd on the stack.
+        let n = unsafe { libc::poll(&mut p, 1, TICK.min(deadline - now).as_millis().max(1) as i32) };
+        if n <= 0 {
+            continue;
+        }
+        let Some(line) = channel::recv(fd)? else {
+            eof = true;
+            continue;
+        };
+        match decode::<FromNew>(&line)? {
+            FromNew::Hello { version, .. } if version != PROTOCOL_VERSION => {
+                return Err(format!("new version speaks update protocol {version}, this one {PROTOCOL_VERSION}"))
+            }
+            FromNew::Hello { .. } => hello = true,
+            FromNew::Ready if hello => return Ok(()),
+            FromNew::Ready => return Err("new process reported ready before its hello".into()),
+            FromNew::Error { message } => return Err(format!("new process: {message}")),
+        }
+    }
+}

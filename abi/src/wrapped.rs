@@ -15,7 +15,33 @@ pub const UPDATE_POINT_CALLS: &[&str] =
 /// Calls that create OS resources during startup: recorded by a running
 /// program, answered from that record when its new version re-runs its
 /// startup during an update.
-pub const STARTUP_CALLS: &[&str] = &[];
+pub const STARTUP_CALLS: &[&str] = &[
+    "socket",
+    "bind",
+    "listen",
+    "setsockopt",
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "eventfd",
+    "timerfd_create",
+    "signalfd",
+    "pipe",
+    "pipe2",
+    // glibc's headers name open/openat/fcntl as *64 with _FILE_OFFSET_BITS=64
+    "open",
+    "open64",
+    "openat",
+    "openat64",
+    "unlink",
+    "fork",
+    "setsid",
+    "chdir",
+    "flock",
+    "fcntl",
+    "fcntl64",
+    "dup2",
+];
 
 /// Every wrapped function, in a fixed order.
 pub fn link_wrapped() -> impl Iterator<Item = &'static str> {

@@ -27,3 +27,4 @@ mod lock;
 pub mod registry;
 pub mod report;
 pub mod update;
+pub mod startup;

@@ -204,13 +204,15 @@ pub extern "C" fn lucc_rt_bytes() -> usize {
 }
 
 /// pthread_atfork handlers (registered by the C constructor): no shard
-/// lock may be held by a thread that will not exist in the child.
+/// or heap lock may be held by a thread that will not exist in the child.
 #[no_mangle]
 pub extern "C" fn lucc_rt_fork_prepare() {
     GLOBAL.lock_all_for_fork();
+    heap::fork_prepare();
 }
 
 #[no_mangle]
 pub extern "C" fn lucc_rt_fork_done() {
+    heap::fork_done();
     GLOBAL.unlock_all_after_fork();
 }

@@ -20,6 +20,7 @@
 //! standard library's needs).
 
 pub mod alloc;
+pub mod arena;
 pub mod control;
 pub mod header;
 mod heap;

@@ -21,7 +21,7 @@ extern "C" {
 }
 
 #[inline]
-fn single_threaded() -> bool {
+pub(crate) fn single_threaded() -> bool {
     // SAFETY: a plain byte glibc maintains; reading it is what its
     // documentation (sys/single_threaded.h) invites.
     unsafe { std::ptr::read_volatile(std::ptr::addr_of!(__libc_single_threaded)) != 0 }

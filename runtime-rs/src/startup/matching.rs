@@ -131,12 +131,16 @@ impl Replay {
         let Some(i) = (0..self.old.len()).find(|&i| !self.claimed[i] && self.old[i].key == key) else {
             return Answer::Real;
         };
+        // Whatever the old unlink got, the path is left alone only while
+        // the old socket lives there.
+        if call.kind == Kind::Unlink && !self.serves_unix_path(call.bytes, alive) {
+            return Answer::Real;
+        }
         let e = &self.old[i];
         let answer = if e.ret < 0 {
             Answer::Answered { from: i, ret: e.ret, err: e.err, fds: vec![] }
         } else {
             match call.kind {
-                Kind::Unlink if !self.serves_unix_path(call.bytes, alive) => return Answer::Real,
                 Kind::Fork if e.ret != 0 => Answer::Real,
                 _ if e.fds.iter().all(|f| alive(f)) => {
                     Answer::Answered { from: i, ret: e.ret, err: e.err, fds: e.fds.iter().map(|f| f.fd).collect() }

@@ -34,13 +34,17 @@ fn lucc() -> PathBuf {
 }
 
 fn build_server(dir: &Path) -> PathBuf {
-    let exe = dir.join("startup_server");
+    build_c(dir, "startup_server")
+}
+
+fn build_c(dir: &Path, name: &str) -> PathBuf {
+    let exe = dir.join(name);
     let out = Command::new(lucc())
         .env("LUCC_RUNTIME", common::archive())
         .env("LUCC_INCLUDE", manifest().join("../runtime-c/include"))
         .args(["-O1", "-g", "-Wall", "-Werror", "-I"])
         .arg(manifest().join("../runtime-c/include"))
-        .arg(manifest().join("tests/c/startup_server.c"))
+        .arg(manifest().join(format!("tests/c/{name}.c")))
         .arg("-o")
         .arg(&exe)
         .output()
@@ -173,4 +177,31 @@ fn the_new_version_reuses_what_the_old_startup_created() {
     let kinds: Vec<Kind> = tail(&old_rec).into_iter().map(|t| t.0).collect();
     assert_eq!(kinds, program);
     assert_eq!(tail(&old_rec), tail(&new_rec));
+}
+
+#[test]
+fn only_the_main_threads_startup_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = build_c(tmp.path(), "startup_threads");
+    let rec = tmp.path().join("record");
+    let out = Command::new(&exe).env("LUCC_STARTUP_RECORD_OUT", &rec).env_remove("LUCC_STARTUP_REPLAY_IN").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "update=0\n");
+    let entries = record::parse(&std::fs::read(&rec).unwrap()).unwrap();
+    let mine: Vec<_> = entries.iter().filter(|e| matches!(e.kind, Kind::Open | Kind::Pipe | Kind::Socket)).collect();
+    assert_eq!(mine.len(), 2, "{entries:?}");
+    assert_eq!(mine[0].kind, Kind::Open);
+    assert!(mine[0].key.ends_with(b"/dev/null") && mine[0].key[1..5] == libc::O_RDONLY.to_le_bytes());
+    assert_eq!(mine[1].kind, Kind::Pipe);
+    assert_eq!(mine[1].fds.len(), 2);
+}
+
+#[test]
+fn every_startup_call_has_its_wrapper_in_the_archive() {
+    let out = Command::new("nm").args(["-g", "--defined-only"]).arg(common::archive()).output().expect("nm runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let defined: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    for f in lucc_abi::wrapped::STARTUP_CALLS {
+        assert!(defined.contains(&format!("__wrap_{f}").as_str()), "__wrap_{f} is not defined");
+    }
 }

@@ -205,3 +205,31 @@ fn every_startup_call_has_its_wrapper_in_the_archive() {
         assert!(defined.contains(&format!("__wrap_{f}").as_str()), "__wrap_{f} is not defined");
     }
 }
+
+#[test]
+fn a_daemonising_startup_is_not_repeated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let exe = build_c(dir, "startup_daemon");
+    // The first process exits at once (its daemon child goes on), so the
+    // test reads the daemon's and the new version's lines from the pipe.
+    let out = Command::new(&exe)
+        .arg(dir)
+        .arg("--spawn-update")
+        .env("LUCC_STARTUP_RECORD_OUT", dir.join("record"))
+        .env_remove("LUCC_STARTUP_REPLAY_IN")
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Ready> = text.lines().map(Ready::parse).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let (o, n) = (&lines[0], &lines[1]);
+    assert_eq!((o.get("update"), n.get("update")), ("0", "1"));
+    assert_eq!(n.get("ppid"), o.pid.to_string(), "the new version forked again");
+    assert_eq!(o.get("sid"), o.pid.to_string());
+    assert_eq!(n.get("sid"), o.get("sid"));
+    assert_eq!(n.get("lockfd"), o.get("lockfd"));
+}

@@ -95,7 +95,7 @@ pub unsafe extern "C" fn lucc_rt_startup_end(c: *const ScCall, o: *const ScOut) 
     let produced = &o.res[..o.nres.clamp(0, 2) as usize];
     // A reopened pidfile is the old one's file: its origin stays the old entry.
     let from = (o.from >= 0).then_some(o.from as usize);
-    super::note(&call, o.ret as i64, o.err, produced, from);
+    super::note(&call, o.ret, o.err, produced, from);
 }
 
 #[no_mangle]

@@ -142,7 +142,7 @@ impl Replay {
         } else {
             match call.kind {
                 Kind::Fork if e.ret != 0 => Answer::Real,
-                _ if e.fds.iter().all(|f| alive(f)) => {
+                _ if e.fds.iter().all(alive) => {
                     Answer::Answered { from: i, ret: e.ret, err: e.err, fds: e.fds.iter().map(|f| f.fd).collect() }
                 }
                 Kind::Open | Kind::Openat if open_flags(call).is_some_and(|f| f & O_CREAT_EXCL == O_CREAT_EXCL) => {
@@ -184,7 +184,7 @@ impl Replay {
             let is_path = addr.len() > 2 && u16::from_le_bytes([addr[0], addr[1]]) == AF_UNIX && addr[2] != 0;
             let sun_path = addr.get(2..).unwrap_or(&[]);
             let sun_path = &sun_path[..sun_path.iter().position(|&b| b == 0).unwrap_or(sun_path.len())];
-            is_path && sun_path == path && self.old.get(sock).is_some_and(|s| s.fds.iter().all(|f| alive(f)))
+            is_path && sun_path == path && self.old.get(sock).is_some_and(|s| s.fds.iter().all(alive))
         })
     }
 }

@@ -233,3 +233,15 @@ fn a_daemonising_startup_is_not_repeated() {
     assert_eq!(n.get("sid"), o.get("sid"));
     assert_eq!(n.get("lockfd"), o.get("lockfd"));
 }
+
+#[test]
+fn a_startup_without_update_point_stops_recording() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = build_c(tmp.path(), "startup_long");
+    let rec = tmp.path().join("record");
+    let out = Command::new(&exe).env("LUCC_STARTUP_RECORD_OUT", &rec).env_remove("LUCC_STARTUP_REPLAY_IN").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the startup record ends here"));
+    let entries = record::parse(&std::fs::read(&rec).unwrap()).unwrap();
+    assert_eq!(entries.len(), 10_000);
+}

@@ -175,4 +175,13 @@ fn note(call: &Call, ret: i64, err: i32, produced: &[i32], answered_from: Option
         r.settle(produced, answered_from);
     }
     st.rec.note(call, ret, err, ids);
+    if st.rec.entries.len() >= MAX_ENTRIES {
+        drop(st);
+        as_runtime(|| eprintln!("lucc: startup: {MAX_ENTRIES} calls and no update point yet: the startup record ends here"));
+        end_startup();
+    }
 }
+
+/// A program that never reaches an update point (a batch tool, a loop
+/// without a wrapped blocking call) would otherwise record for ever.
+const MAX_ENTRIES: usize = 10_000;

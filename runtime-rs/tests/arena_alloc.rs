@@ -9,7 +9,7 @@ const SPAN: usize = 1 << 30;
 const CHUNK: usize = 1 << 20;
 
 fn arena(slot: usize) -> &'static Arena {
-    let a: &'static Arena = Box::leak(Box::new(Arena::UNSET));
+    let a: &'static Arena = Box::leak(Box::new(Arena::new()));
     a.create(&[0x4000_0000_0000 + slot * 0x10_0000_0000], SPAN, CHUNK).expect("reserve a test arena");
     a
 }
@@ -145,7 +145,7 @@ fn four_threads_keep_exact_counts() {
 #[test]
 fn a_second_arena_cannot_take_an_occupied_base() {
     let a = arena(4);
-    let b = Arena::UNSET;
+    let b = Arena::new();
     let err = b.create(&[a.base()], SPAN, CHUNK).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EEXIST));
     // The next candidate is used instead.

@@ -24,8 +24,17 @@ pub struct Arena {
     pub(super) region: Region,
 }
 
+impl Default for Arena {
+    fn default() -> Self {
+        Arena::new()
+    }
+}
+
 impl Arena {
-    pub const UNSET: Arena = Arena { region: Region::UNSET };
+    /// An arena with no range yet ([`Self::create`] gives it one).
+    pub const fn new() -> Arena {
+        Arena { region: Region::new() }
+    }
 
     /// Reserves `span` bytes at the first free base of `bases` and starts
     /// an empty allocator there, growing `chunk` bytes at a time.

@@ -51,8 +51,8 @@ const CHUNK: usize = 32 << 20;
 pub const A_BASES: [usize; 4] = [0x5f00_0000_0000, 0x5e00_0000_0000, 0x5d00_0000_0000, 0x5c00_0000_0000];
 pub const B_BASES: [usize; 4] = [0x6f00_0000_0000, 0x6e00_0000_0000, 0x6d00_0000_0000, 0x6c00_0000_0000];
 
-static A: Arena = Arena::UNSET;
-static B: Arena = Arena::UNSET;
+static A: Arena = Arena::new();
+static B: Arena = Arena::new();
 /// A-range bases an update's new process holds reserved for adoption (0: none).
 static HELD_A: [AtomicUsize; A_BASES.len()] = [const { AtomicUsize::new(0) }; A_BASES.len()];
 

@@ -96,8 +96,9 @@ fn memfd() -> io::Result<i32> {
 }
 
 impl Region {
-    pub const UNSET: Region =
-        Region { base: AtomicUsize::new(0), span: AtomicUsize::new(0), fd: AtomicI32::new(-1), private: AtomicBool::new(false) };
+    pub const fn new() -> Region {
+        Region { base: AtomicUsize::new(0), span: AtomicUsize::new(0), fd: AtomicI32::new(-1), private: AtomicBool::new(false) }
+    }
 
     pub fn base(&self) -> usize {
         self.base.load(Relaxed)

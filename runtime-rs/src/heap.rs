@@ -87,10 +87,8 @@ pub unsafe fn alloc(n: usize) -> *mut u8 {
 /// A new zeroed block of `n` bytes, 16-byte aligned, or null.
 pub unsafe fn alloc_zeroed(n: usize) -> *mut u8 {
     if use_arena() {
-        let p = arena::alloc(n);
+        let p = arena::alloc_zeroed(n);
         if !p.is_null() {
-            // Reused blocks hold old data, so zero even fresh ones.
-            std::ptr::write_bytes(p, 0, n);
             return p;
         }
     }

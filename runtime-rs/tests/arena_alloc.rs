@@ -152,3 +152,17 @@ fn a_second_arena_cannot_take_an_occupied_base() {
     b.create(&[a.base(), a.base() + 0x10_0000_0000 * 8], SPAN, CHUNK).unwrap();
     assert_eq!(b.base(), a.base() + 0x10_0000_0000 * 8);
 }
+
+#[test]
+fn zeroed_blocks_are_zero_even_where_old_blocks_were() {
+    let a = arena(5);
+    for n in [40, 5000, 3 << 20] {
+        let p = a.alloc(n);
+        fill(p, n, 0xFF);
+        unsafe { a.free(p) };
+        let q = a.alloc_zeroed(n);
+        assert_eq!(q, p, "size {n}: the freed block is reused");
+        assert!(holds(q, n, 0), "size {n}: old contents left");
+        unsafe { a.free(q) };
+    }
+}

@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use super::layout::{self, kind, Class, Meta, CLASS_SIZES, LAYOUT_VERSION, MAGIC, MAX_SMALL, NCLASSES, NONE, UNIT, UNIT_SHIFT};
 use super::region::{self, Region};
 
+/// Zeroed blocks at least this big are zeroed by dropping their pages.
+const ZERO_BY_PAGES: usize = 1 << 20;
+
 /// Free extents at least this long give their pages back to the system.
 const DISCARD_UNITS: usize = 4;
 
@@ -149,6 +152,22 @@ impl Arena {
         } else {
             self.alloc_large(n)
         }
+    }
+
+    /// A zeroed block of at least `n` bytes, or null.
+    pub fn alloc_zeroed(&self, n: usize) -> *mut u8 {
+        let p = self.alloc(n);
+        if p.is_null() {
+            return p;
+        }
+        // Big blocks are zeroed by the kernel, so a large calloc that is
+        // only partly used costs only the pages it uses.
+        let by_pages = n >= ZERO_BY_PAGES && self.region.zero_pages(p as usize, n.div_ceil(UNIT) * UNIT);
+        if !by_pages {
+            // SAFETY: a fresh block of at least `n` bytes.
+            unsafe { ptr::write_bytes(p, 0, n) };
+        }
+        p
     }
 
     #[inline]

@@ -135,6 +135,14 @@ pub fn alloc(n: usize) -> *mut u8 {
     }
 }
 
+/// A zeroed block of at least `n` bytes, 16-byte aligned, or null.
+pub fn alloc_zeroed(n: usize) -> *mut u8 {
+    match current() {
+        Some(a) => a.alloc_zeroed(n),
+        None => ptr::null_mut(),
+    }
+}
+
 /// Returns a block.
 ///
 /// # Safety

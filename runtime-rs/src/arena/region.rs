@@ -239,4 +239,14 @@ impl Region {
         // means the pages stay resident.
         unsafe { libc::madvise(addr as *mut c_void, len, advice) };
     }
+
+    /// Zeroes `[addr, addr + len)` (page aligned) without touching it when
+    /// that is cheap: a shared region punches the pages out of the memfd,
+    /// which then reads as zero and holds no memory. False when the caller
+    /// must write the zeros itself (a private region: dropping its pages
+    /// would bring back the file's contents).
+    pub fn zero_pages(&self, addr: usize, len: usize) -> bool {
+        // SAFETY: the range is a block of this region nobody uses yet.
+        !self.private.load(Relaxed) && unsafe { libc::madvise(addr as *mut c_void, len, libc::MADV_REMOVE) } == 0
+    }
 }

@@ -3,10 +3,16 @@
 //! (Programs get the prepare/done steps from the runtime's pthread_atfork
 //! handlers; this test calls them around fork itself.)
 
+use std::sync::Mutex;
+
 use lucc_rt::arena;
+
+/// The tests fork and count the process's live blocks: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 #[test]
 fn parent_and_child_do_not_share_heap_memory() {
+    let _one = SERIAL.lock().unwrap();
     let p = arena::alloc(256);
     unsafe { p.write_bytes(1, 256) };
     let live = arena::live_blocks();
@@ -32,4 +38,30 @@ fn parent_and_child_do_not_share_heap_memory() {
     // The parent's allocator goes on working, and reuses its own free block.
     unsafe { arena::free(p) };
     assert_eq!(arena::alloc(256), p);
+}
+
+/// After a fork the heap is private: a handover must first copy it into a
+/// fresh memfd, which then backs the heap again.
+#[test]
+fn a_handover_after_fork_carries_the_current_contents() {
+    let _one = SERIAL.lock().unwrap();
+    let p = arena::alloc(4096);
+    unsafe { p.write_bytes(7, 4096) };
+    arena::fork_prepare();
+    let pid = unsafe { libc::fork() };
+    arena::fork_done();
+    if pid == 0 {
+        unsafe { libc::_exit(0) };
+    }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    unsafe { p.write_bytes(8, 4096) }; // private now: not in the old memfd
+    let (base, len, fd) = arena::region_for_handover().unwrap();
+    let view = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd, 0) } as *const u8;
+    assert_ne!(view as *mut libc::c_void, libc::MAP_FAILED);
+    let at = |q: *mut u8| unsafe { std::slice::from_raw_parts(view.add(q as usize - base), 4096) };
+    assert!(at(p).iter().all(|&b| b == 8), "the memfd holds the heap as it is");
+    unsafe { p.write_bytes(9, 4096) };
+    assert!(at(p).iter().all(|&b| b == 9), "the heap is backed by the new memfd again");
+    unsafe { libc::munmap(view as *mut _, len) };
+    unsafe { arena::free(p) };
 }

@@ -8,9 +8,14 @@
 //! - `header`: the 16-byte header in front of each tracked object;
 //! - `registry`: every live object, O(1) insert/remove, enumerable,
 //!   sharded by thread behind `lock`'s spin locks;
-//! - `heap`: the one seam raw blocks come from (libc today, an arena later);
+//! - `heap`: the one seam raw blocks come from: the `arena` (a memfd-backed
+//!   range the runtime chose, so an update can map the old heap at the same
+//!   addresses) by default, libc with `LUCC_HEAP=libc`;
 //! - `alloc`: malloc/free/realloc/aligned/retag on top of those;
-//! - `report`: the `LUCC_HEAP_REPORT` file written at exit.
+//! - `report`: the `LUCC_HEAP_REPORT` file written at exit;
+//! - `startup`: the record of startup calls and their replay in a new
+//!   version; `control` and `update`: the control socket and the update's
+//!   stages.
 //!
 //! Rust API for the rest of the runtime (the state transfer):
 //! `registry::{for_each_object, snapshot, object_count, bytes}` over

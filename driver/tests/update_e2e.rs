@@ -59,6 +59,21 @@ fn programs() -> &'static Path {
                 .unwrap();
             assert!(out.status.success(), "building {name}: {}", String::from_utf8_lossy(&out.stderr));
         }
+        let busy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/update_programs/busy.c");
+        for (name, flags) in [("busy", &[][..]), ("busy_point", &["-DEXPLICIT_POINT"][..])] {
+            let out = Command::new(LUCC)
+                .env("LUCC_RUNTIME", runtime())
+                .env_remove("LUCC_NO_SIDECAR")
+                .env_remove("LUCC_DISABLE")
+                .args(["-O1", "-g", "-Wall", "-Werror"])
+                .args(flags)
+                .arg(&busy)
+                .arg("-o")
+                .arg(dir.path().join(name))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "building {name}: {}", String::from_utf8_lossy(&out.stderr));
+        }
         // Not built by lucc: no sidecar.
         let out = Command::new("clang-14").arg(&src).arg("-o").arg(dir.path().join("plain")).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -350,4 +365,36 @@ fn another_user_is_refused() {
     assert!(got.contains("\"error\"") && got.contains("permission denied"), "{got}");
     assert!(s.child.try_wait().unwrap().is_none());
     assert_eq!(ask(&mut connect(s.port)), "v1");
+}
+
+/// A program that does not block: started without a listener.
+fn start_busy(name: &str) -> Server {
+    let xdg = tempfile::tempdir().unwrap();
+    let child = Command::new(programs().join(name)).env("XDG_RUNTIME_DIR", xdg.path()).spawn().unwrap();
+    let s = Server { child, port: 0, xdg, successor: None };
+    wait_for(&socket_of(s.xdg.path(), s.child.id()));
+    s
+}
+
+#[test]
+fn program_that_never_reaches_an_update_point_rolls_back_at_quiesce() {
+    let mut s = start_busy("busy");
+    let out = update(&s, "busy_point", &["--timeout", "1", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let last = report["stages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["stage"].as_str(), last["ok"].as_bool()), (Some("quiesce"), Some(false)), "{report}");
+    assert!(s.child.try_wait().unwrap().is_none(), "the busy program runs on");
+}
+
+#[test]
+fn explicit_update_point_lets_a_busy_program_update() {
+    let mut s = start_busy("busy_point");
+    let out = update(&s, "busy_point", &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let new_pid = report["new_pid"].as_i64().unwrap() as i32;
+    s.successor = Some(new_pid);
+    assert_eq!(s.child.wait().unwrap().code(), Some(0));
+    assert!(alive(new_pid));
 }

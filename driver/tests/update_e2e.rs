@@ -60,14 +60,17 @@ fn programs() -> &'static Path {
             assert!(out.status.success(), "building {name}: {}", String::from_utf8_lossy(&out.stderr));
         }
         let busy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/update_programs/busy.c");
-        for (name, flags) in [("busy", &[][..]), ("busy_point", &["-DEXPLICIT_POINT"][..])] {
+        let timed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/update_programs/timed.c");
+        for (name, src, flags) in
+            [("busy", &busy, &[][..]), ("busy_point", &busy, &["-DEXPLICIT_POINT"][..]), ("timed", &timed, &[][..])]
+        {
             let out = Command::new(LUCC)
                 .env("LUCC_RUNTIME", runtime())
                 .env_remove("LUCC_NO_SIDECAR")
                 .env_remove("LUCC_DISABLE")
                 .args(["-O1", "-g", "-Wall", "-Werror"])
                 .args(flags)
-                .arg(&busy)
+                .arg(src)
                 .arg("-o")
                 .arg(dir.path().join(name))
                 .output()
@@ -397,4 +400,42 @@ fn explicit_update_point_lets_a_busy_program_update() {
     s.successor = Some(new_pid);
     assert_eq!(s.child.wait().unwrap().code(), Some(0));
     assert!(alive(new_pid));
+}
+
+/// A rollback while a timed call waits is invisible to the program.
+fn rollback_during_timed_call(how: &str) {
+    let xdg = tempfile::tempdir().unwrap();
+    // LISTEN_FDS lets the hanging new version get past its argument check.
+    let child = Command::new(programs().join("timed"))
+        .arg(how)
+        .env("XDG_RUNTIME_DIR", xdg.path())
+        .env("LISTEN_FDS", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let s = Server { child, port: 0, xdg, successor: None };
+    wait_for(&socket_of(s.xdg.path(), s.child.id()));
+    let out = update(&s, "hang", &["--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let mut s = s;
+    let mut printed = String::new();
+    std::io::Read::read_to_string(s.child.stdout.as_mut().unwrap(), &mut printed).unwrap();
+    let elapsed: u64 = printed.trim_end().rsplit('=').next().unwrap().parse().unwrap();
+    assert!(printed.starts_with("ret=0 errno=0 "), "{how}: {printed}");
+    assert!((2900..3700).contains(&elapsed), "{how}: the 3 s timeout took {elapsed} ms");
+}
+
+#[test]
+fn rollback_keeps_poll_timeout_and_hides_eintr() {
+    rollback_during_timed_call("poll");
+}
+
+#[test]
+fn rollback_keeps_select_timeout_and_hides_eintr() {
+    rollback_during_timed_call("select");
+}
+
+#[test]
+fn rollback_keeps_epoll_wait_timeout_and_hides_eintr() {
+    rollback_during_timed_call("epoll");
 }

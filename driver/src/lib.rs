@@ -22,6 +22,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         "build" => project::build_main(rest),
         "inspect" => sidecar::inspect_main(rest),
         "update" => update::update_main(rest),
+        "status" => update::status_main(rest),
         "help" | "--help" | "-h" => {
             print!("{}", USAGE);
             0
@@ -40,6 +41,7 @@ usage:
   lucc inspect [--json] PROG     show PROG's type-map sidecar (PROG.lumap)
   lucc update PID NEW [--timeout SECS] [--json]
                                  replace running program PID by build NEW
+  lucc status [--json] PID       ask running program PID about itself
 
 environment:
   LUCC_LOG=1          log what lucc does and why it passes a file through

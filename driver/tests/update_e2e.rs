@@ -306,6 +306,8 @@ fn malformed_and_out_of_order_messages_get_errors_and_change_nothing() {
     assert_eq!(hello["pid"], s.child.id());
     assert_eq!(say(&mut r, &mut w, "{\"type\":\"hello\",\"version\":1}\n")["type"], "error", "second hello");
     assert_eq!(say(&mut r, &mut w, "{\"type\":\"update\"}\n")["type"], "error", "update without fields");
+    let rel = say(&mut r, &mut w, "{\"type\":\"update\",\"new_binary\":\"v2\",\"timeout_ms\":100}\n");
+    assert_eq!(rel["type"], "error", "relative binary path: {rel}");
     let st = say(&mut r, &mut w, "{\"type\":\"status\"}\n");
     assert_eq!(st["type"], "status");
     assert_eq!(st["pid"], s.child.id());
@@ -438,4 +440,25 @@ fn rollback_keeps_select_timeout_and_hides_eintr() {
 #[test]
 fn rollback_keeps_epoll_wait_timeout_and_hides_eintr() {
     rollback_during_timed_call("epoll");
+}
+
+#[test]
+fn status_reports_the_running_build() {
+    let s = start();
+    let out = Command::new(LUCC)
+        .env("XDG_RUNTIME_DIR", s.xdg.path())
+        .args(["status", "--json", &s.child.id().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["pid"], s.child.id());
+    let data = std::fs::read(programs().join("v1")).unwrap();
+    let id: String = object::Object::build_id(&object::File::parse(&*data).unwrap())
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(st["build_id"], id);
 }

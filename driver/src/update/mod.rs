@@ -1,5 +1,6 @@
 //! `lucc update PID NEW-BINARY [--timeout SECS] [--json]`: replaces a
-//! running lucc program by a new build of it, through its control socket.
+//! running lucc program by a new build of it, through its control socket
+//! (and `lucc status PID`, which asks the same socket about the program).
 //!
 //! The CLI checks everything it can before touching the program (the new
 //! binary exists, was built by lucc, and its sidecar is its own), then
@@ -11,6 +12,9 @@
 mod binary;
 mod client;
 mod report;
+mod status;
+
+pub use status::main as status_main;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

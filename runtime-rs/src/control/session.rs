@@ -85,12 +85,15 @@ fn handle(mut s: UnixStream) {
                 let mut fds = super::runtime_fds();
                 fds.push(fd);
                 let mut out = s.try_clone().ok();
-                let outcome = old::run(&new_binary, Duration::from_millis(timeout_ms), &fds, &mut |r| {
+                let run = old::run(&new_binary, Duration::from_millis(timeout_ms), &fds, &mut |r| {
                     if let Some(o) = out.as_mut() {
                         let _ = o.write_all(encode(r).as_bytes());
                     }
                 });
-                Response::Outcome(outcome)
+                match run {
+                    Ok(outcome) => Response::Outcome(outcome),
+                    Err(message) => Response::Error { message },
+                }
             }
         };
         reply(&mut s, &r);

@@ -34,22 +34,28 @@ impl Stages<'_> {
     }
 }
 
-/// Runs an update to `new_binary`. Returns only on rollback or refusal:
-/// on commit the process exits right after reporting.
-pub fn run(new_binary: &str, timeout: Duration, runtime_fds: &[RawFd], report: &mut dyn FnMut(&Response)) -> Outcome {
+/// Runs an update to `new_binary`. Err: refused, nothing was done. Returns
+/// Ok only on rollback: on commit the process exits right after reporting.
+pub fn run(
+    new_binary: &str,
+    timeout: Duration,
+    runtime_fds: &[RawFd],
+    report: &mut dyn FnMut(&Response),
+) -> Result<Outcome, String> {
     let deadline = Instant::now() + timeout;
     let mut st = Stages { report, started: Instant::now() };
 
     let path = Path::new(new_binary);
-    let Ok(cpath) = std::ffi::CString::new(new_binary) else {
-        return st.roll_back(Stage::Request, "binary path contains a NUL byte".into());
-    };
+    let cpath = std::ffi::CString::new(new_binary).map_err(|_| "binary path contains a NUL byte".to_string())?;
     // SAFETY: access only reads the path.
     if !path.is_absolute() || unsafe { libc::access(cpath.as_ptr(), libc::X_OK) } != 0 {
-        return st.roll_back(Stage::Request, format!("{new_binary} is not an absolute path to an executable"));
+        return Err(format!("{new_binary} is not an absolute path to an executable"));
     }
     st.done(Stage::Request, true, new_binary.into());
+    Ok(quiesce_spawn_commit(path, deadline, runtime_fds, &mut st))
+}
 
+fn quiesce_spawn_commit(path: &Path, deadline: Instant, runtime_fds: &[RawFd], st: &mut Stages<'_>) -> Outcome {
     if let Err(e) = quiesce::quiesce(deadline) {
         return st.roll_back(Stage::Quiesce, e);
     }

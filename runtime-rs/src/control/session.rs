@@ -15,10 +15,8 @@ use crate::update::{build_id, channel, old};
 const IDLE: Duration = Duration::from_secs(60);
 
 pub fn serve(listener: UnixListener) {
-    for conn in listener.incoming() {
-        if let Ok(s) = conn {
-            handle(s);
-        }
+    for s in listener.incoming().flatten() {
+        handle(s);
     }
 }
 

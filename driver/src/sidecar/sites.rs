@@ -90,6 +90,7 @@ pub fn merge(fragments: &[Fragment], units: &[PathBuf], types: &mut TypeTable) -
     let wrappers: BTreeSet<(String, String, i64)> = fragments
         .iter()
         .flat_map(|f| &f.wrappers)
+        .filter(|w| !chain(&w.name, |name| global.get(name).copied()).0.is_empty())
         .map(|w| (w.name.clone(), w.inner.clone(), w.offset))
         .collect();
     let units: BTreeSet<String> = fragments.iter().map(|f| f.source.clone()).collect();
@@ -133,9 +134,14 @@ fn chain<'a>(
         offset += w.offset;
         current = w.inner.clone();
     }
-    if !via.is_empty() {
-        via.push(current);
+    // A chain that does not end at a libc allocator is a function that
+    // forwards a pointer it did not allocate (`lookupKey` returning what
+    // `dictFetchValue` found): the call site still says how the program
+    // types the pointer, but nothing was allocated through it.
+    if via.is_empty() || lucc_abi::symbols::allocator(&current).is_none() {
+        return (Vec::new(), 0);
     }
+    via.push(current);
     (via, offset)
 }
 
@@ -260,4 +266,32 @@ fn leads_to_record(types: &TypeTable, mut id: TypeId, union: bool) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(name: &str, inner: &str, offset: i64) -> WrapperRecord {
+        WrapperRecord { name: name.into(), inner: inner.into(), offset }
+    }
+
+    #[test]
+    fn chains_end_at_an_allocator_or_are_empty() {
+        let records = [
+            w("createObject", "zmalloc", 0),
+            w("zmalloc", "malloc", 8),
+            w("lookupKey", "dictFetchValue", 0),
+            w("loopA", "loopB", 0),
+            w("loopB", "loopA", 0),
+        ];
+        let lookup = |name: &str| records.iter().find(|r| r.name == name);
+        assert_eq!(
+            chain("createObject", lookup),
+            (vec!["createObject".into(), "zmalloc".into(), "malloc".into()], 8)
+        );
+        assert_eq!(chain("lookupKey", lookup), (vec![], 0));
+        assert_eq!(chain("loopA", lookup), (vec![], 0));
+        assert_eq!(chain("malloc", lookup), (vec![], 0));
+    }
 }

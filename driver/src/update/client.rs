@@ -68,8 +68,13 @@ impl Conn {
     }
 
     pub fn ask(&mut self, r: &Request) -> Result<Response, String> {
-        self.send(r)?;
-        self.recv()
+        // A program that refuses a peer replies and closes at once, so the
+        // request may meet a closed socket; its reply still explains why.
+        let sent = self.send(r);
+        match (sent, self.recv()) {
+            (_, Ok(resp)) => Ok(resp),
+            (Err(e), Err(_)) | (Ok(()), Err(e)) => Err(e),
+        }
     }
 
     /// Sends the update and passes every reply to `seen` until the outcome.

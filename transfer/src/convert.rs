@@ -12,9 +12,11 @@
 //!   object is added to the *pinned* set instead. Heap objects stay at their
 //!   addresses across an update, so the word stays right as long as its
 //!   object does not move; the caller must keep pinned objects in place
-//!   (converting them in place when the new type fits in the old block) and
-//!   fail the update when one cannot be. If the caller already decided to
-//!   move a pinned object, the conversion fails with `PinnedMoved`;
+//!   (converting them in place when the new type fits in the old block);
+//!   only when one cannot be (its type grew beyond its block) may the
+//!   caller move it, and then the words pointing into it are rewritten —
+//!   or, with `trace_untyped = false`, the conversion fails with
+//!   `PinnedMoved`;
 //! * everything else (small integers, dangling values, foreign addresses) is
 //!   kept as is.
 //!
@@ -350,12 +352,21 @@ impl Exec<'_> {
         }
         if let Some(obj) = self.space.heap_object(v) {
             self.pinned.insert(obj.base);
-            if !self.scan_only && self.space.heap_new_base(&obj).is_some() {
-                return Err(TransferError::PinnedMoved {
-                    word: v,
-                    base: obj.base,
-                    site: obj.site,
-                });
+            if self.scan_only {
+                return Ok(());
+            }
+            if let Some(to) = self.space.heap_new_base(&obj) {
+                if !self.types.tf.trace_untyped {
+                    return Err(TransferError::PinnedMoved {
+                        word: v,
+                        base: obj.base,
+                        site: obj.site,
+                    });
+                }
+                // The caller had to move it (its type grew beyond its
+                // block): the word follows it.
+                self.report.conservative_rewritten += 1;
+                write_u64(new, n, to + (v - obj.base));
             }
             return Ok(());
         }

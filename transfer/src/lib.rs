@@ -53,6 +53,8 @@ pub struct PlanInfo {
     pub new_size: u64,
     /// The layout did not change: objects of this type need not move.
     pub identical: bool,
+    /// Some value in it may need rewriting (pointers, untyped words).
+    pub fixups: bool,
 }
 
 impl<'a> Transfer<'a> {
@@ -121,6 +123,7 @@ impl<'a> Transfer<'a> {
             old_size: p.old_size,
             new_size: p.new_size,
             identical: p.identical,
+            fixups: p.has_fixups(),
         }
     }
 
@@ -137,6 +140,12 @@ impl<'a> Transfer<'a> {
 
     /// Converts the `index`-th of [`Transfer::variables`]: `old` holds the
     /// old variable's bytes, `new` receives the new variable's bytes.
+    ///
+    /// `new` must hold the new version's own value of the variable (its
+    /// initializer, or what its startup stored): whatever the old version
+    /// has no counterpart for — an added field, the elements a grown array
+    /// gained (a command appended to a table) — keeps that value rather
+    /// than being zeroed, as a reader of the new source expects.
     pub fn convert_variable(
         &mut self,
         index: usize,
@@ -146,7 +155,7 @@ impl<'a> Transfer<'a> {
     ) -> Result<()> {
         let pair = &self.vars[index];
         let (plan, kind, name) = (pair.plan, pair.kind, pair.name.clone());
-        self.run(plan, 1, old, new, space, &name)?;
+        self.run(plan, 1, old, new, space, &name, false)?;
         match kind {
             VarKind::Global => self.report.globals += 1,
             VarKind::StaticLocal => self.report.static_locals += 1,
@@ -168,7 +177,7 @@ impl<'a> Transfer<'a> {
             .checked_div(p.old_size)
             .unwrap_or(1)
             .max(1);
-        self.run(plan, count, old, new, space, "heap object")?;
+        self.run(plan, count, old, new, space, "heap object", true)?;
         self.report.objects += count;
         Ok(())
     }
@@ -181,6 +190,7 @@ impl<'a> Transfer<'a> {
         new: &mut [u8],
         space: &dyn PointerSpace,
         ctx: &str,
+        zero_unmatched: bool,
     ) -> Result<()> {
         let p = &self.types.plans[plan as usize];
         let (os, ns) = (p.old_size, p.new_size);
@@ -204,7 +214,7 @@ impl<'a> Transfer<'a> {
             // One copy for the whole block; per object only the fixups.
             let len = (os * count) as usize;
             new[..len].copy_from_slice(&old[..len]);
-        } else {
+        } else if zero_unmatched {
             // Added fields and grown arrays are zero unless set.
             new[..(ns * count) as usize].fill(0);
         }
@@ -227,6 +237,17 @@ impl<'a> Transfer<'a> {
         let mut x = self.exec(space, true);
         for i in 0..count {
             x.run(plan, old, &mut [], i * os, 0, false)?;
+        }
+        Ok(())
+    }
+
+    /// [`Transfer::pin_scan`] for memory with no type: pins the heap
+    /// objects its words point into.
+    pub fn pin_scan_untyped(&mut self, old: &[u8], space: &dyn PointerSpace) -> Result<()> {
+        let words = (old.len() / 8) as u64;
+        let mut x = self.exec(space, true);
+        for k in 0..words {
+            x.trace_word(old, &mut [], k * 8, k * 8)?;
         }
         Ok(())
     }

@@ -290,16 +290,21 @@ fn integer_in_uintptr_field_that_looks_like_a_heap_address_is_unchanged_but_pins
 }
 
 #[test]
-fn untyped_reference_to_an_object_that_must_move_fails_the_update() {
+fn untyped_reference_to_an_object_that_moved_follows_it_unless_forbidden() {
     let f = fixture();
-    let err = holder(
+    let (out, t) = holder(
         &f,
         &Transform::default(),
         &nodes(true),
-        &[(COOKIE_OFF, HEAP)],
+        &[(COOKIE_OFF, HEAP + 4)],
     )
-    .err()
     .unwrap();
+    assert_eq!(r64(&out, COOKIE_OFF), HEAP + 0x1000 + 4);
+    assert_eq!(t.report().conservative_rewritten, 1);
+    let strict = Transform::parse("trace_untyped = false").unwrap();
+    let err = holder(&f, &strict, &nodes(true), &[(COOKIE_OFF, HEAP)])
+        .err()
+        .unwrap();
     assert!(
         matches!(
             err,

@@ -1,0 +1,46 @@
+/* int_widened v1: narrow integer fields and globals that v2 widens;
+ * negative values must be sign-extended, unsigned ones zero-extended. */
+#include <stdio.h>
+#include <string.h>
+
+#include "pair.h"
+
+struct counter {
+    char name[12];
+    short hits;
+    unsigned char level;
+    int total;
+    struct counter *next;
+};
+
+static struct counter *counters;
+static short small_global;
+static unsigned short small_unsigned;
+
+void pair_command(const char *line, FILE *out) {
+    char name[12];
+    int hits, level, total;
+    if (sscanf(line, "COUNT %11s %d %d %d", name, &hits, &level, &total) == 4) {
+        struct counter *c = xcalloc(1, sizeof *c);
+        snprintf(c->name, sizeof c->name, "%s", name);
+        c->hits = (short)hits;
+        c->level = (unsigned char)level;
+        c->total = total;
+        c->next = counters;
+        counters = c;
+        fprintf(out, "OK\n");
+    } else if (sscanf(line, "GLOBALS %d %d", &hits, &level) == 2) {
+        small_global = (short)hits;
+        small_unsigned = (unsigned short)level;
+        fprintf(out, "OK\n");
+    } else if (strcmp(line, "DUMP") == 0) {
+        for (struct counter *c = counters; c; c = c->next)
+            fprintf(out, "counter %s hits=%lld level=%llu total=%lld\n", c->name, (long long)c->hits,
+                    (unsigned long long)c->level, (long long)c->total);
+        fprintf(out, "small_global=%lld small_unsigned=%llu\n", (long long)small_global,
+                (unsigned long long)small_unsigned);
+        fputs(PAIR_END, out);
+    } else {
+        fprintf(out, "ERR unknown command\n");
+    }
+}

@@ -126,6 +126,12 @@ void dispatchLine(struct user *u, char *line) {
     if (*args) *args++ = '\0';
     while (*args == ' ') args++;
     if (!*line) return;
+    /* Answered outside the handler table, which stays as it was: VERSION
+     * only tells a client which release runs. */
+    if (strcasecmp(line, "VERSION") == 0) {
+        userSend(u, "VERSION v1");
+        return;
+    }
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         const struct handler *h = &handlers[i];
         if (strcasecmp(h->name, line) != 0) continue;

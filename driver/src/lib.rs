@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 
 pub mod cc;
+pub mod diff;
 pub mod log;
 pub mod project;
 pub mod sidecar;
@@ -21,6 +22,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     match sub {
         "build" => project::build_main(rest),
         "inspect" => sidecar::inspect_main(rest),
+        "diff" => diff::diff_main(rest),
         "update" => update::update_main(rest),
         "status" => update::status_main(rest),
         "help" | "--help" | "-h" => {
@@ -39,6 +41,9 @@ usage:
   lucc build [--profile P] [-j N] [TARGET...]
                                  build the lucc.toml project here
   lucc inspect [--json] PROG     show PROG's type-map sidecar (PROG.lumap)
+  lucc diff [--json] [--transform FILE] OLD NEW
+                                 what updating OLD to NEW does to the state
+  lucc diff --template OLD NEW   a transform file to edit (stdout)
   lucc update PID NEW [--timeout SECS] [--json]
                                  replace running program PID by build NEW
   lucc status [--json] PID       ask running program PID about itself

@@ -1,0 +1,27 @@
+//! The transfer engine, set up to predict rather than perform.
+//!
+//! `Transfer::new` compiles the plans of every global and stops at the
+//! first that fails, so the diff builds two engines: the real one over the
+//! full sidecars (its error is exactly where `lucc update` would stop), and
+//! one over copies without variables, which never fails to build and
+//! answers `plan` / `site_plan` for each item separately. Type ids are
+//! indexes into the unchanged type tables, so both engines speak the same
+//! ids.
+
+use lucc_abi::sidecar::Sidecar;
+use lucc_transfer::{Biases, Transfer, Transform};
+
+/// A sidecar without globals and static locals.
+pub fn without_variables(sc: &Sidecar) -> Sidecar {
+    Sidecar { globals: Vec::new(), static_locals: Vec::new(), ..sc.clone() }
+}
+
+/// The error `Transfer::new` reports for the full sidecars, if any.
+pub fn setup_error(old: &Sidecar, new: &Sidecar, tf: &Transform) -> Option<String> {
+    Transfer::new(old, new, tf, Biases::default()).err().map(|e| e.to_string())
+}
+
+/// The per-item engine over variable-less sidecars.
+pub fn per_item<'a>(old: &'a Sidecar, new: &'a Sidecar, tf: &'a Transform) -> Transfer<'a> {
+    Transfer::new(old, new, tf, Biases::default()).expect("no variables, nothing to fail on")
+}

@@ -1,6 +1,8 @@
 /* The line server every pair version runs: poll() over a listening socket
  * on 127.0.0.1 and a few connections, each request line handed to
  * pair_command(). `--port N` (0: ephemeral) prints "listening on PORT".
+ * Built-in requests: PID (the serving process's pid), QUIT (close this
+ * connection), SHUTDOWN (exit 0).
  *
  * Connections live in globals (not in main's locals) because a live update
  * carries globals over: the new version picks up the open connections
@@ -57,6 +59,13 @@ static int srv_request(struct srv_conn *c, const char *line) {
     if (strcmp(line, "SHUTDOWN") == 0) {
         srv_write_all(c->fd, "BYE\n", 4);
         exit(0);
+    }
+    if (strcmp(line, "PID") == 0) {
+        /* Which process serves this connection: the tests need the pid to
+         * update, and see it change at a commit. */
+        char pid[32];
+        int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        return srv_write_all(c->fd, pid, (size_t)n);
     }
     if (strcmp(line, "QUIT") == 0) {
         srv_write_all(c->fd, "BYE\n", 4);

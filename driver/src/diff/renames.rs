@@ -40,8 +40,13 @@ pub fn pair<R, A>(
 /// Marks the removed change (index `r` in `out`) as needing a decision
 /// and both changes with the suggestion. `key` says what to declare.
 pub fn suggest(out: &mut [Change], (r, a): (usize, usize), rename: Rename, key: &str) {
+    let otherwise = match rename.what {
+        "field" => ", or list it in `dropped` if it is really gone",
+        "global" => ", or list it in `dropped_globals` if it is really gone",
+        _ => "",
+    };
     let reason = format!(
-        "{} looks renamed to {} ({}): declare `renamed_from = \"{}\"` under {key}, or declare it dropped",
+        "{} looks renamed to {} ({}): declare `renamed_from = \"{}\"` under {key}{otherwise}",
         rename.old, rename.new, rename.because, rename.old
     );
     let removed = &mut out[r];

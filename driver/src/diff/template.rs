@@ -75,8 +75,9 @@ pub fn render(d: &Diff) -> String {
         );
     }
 
-    let _ = writeln!(o, "## ---- suggested renames (the update would otherwise drop the old value");
-    let _ = writeln!(o, "## and start the new one at zero)\n");
+    let _ = writeln!(o, "## ---- suggested renames (without them the update drops a renamed field's");
+    let _ = writeln!(o, "## or global's old value and starts the new one at zero, and fails on");
+    let _ = writeln!(o, "## objects of a renamed type)\n");
     if d.suggestions.is_empty() {
         let _ = writeln!(o, "## none\n");
     }

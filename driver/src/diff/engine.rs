@@ -9,7 +9,7 @@
 //! ids.
 
 use lucc_abi::sidecar::Sidecar;
-use lucc_transfer::{Biases, Transfer, Transform};
+use lucc_transfer::{Biases, Transfer, TransferError, Transform};
 
 /// A sidecar without globals and static locals.
 pub fn without_variables(sc: &Sidecar) -> Sidecar {
@@ -24,4 +24,17 @@ pub fn setup_error(old: &Sidecar, new: &Sidecar, tf: &Transform) -> Option<Strin
 /// The per-item engine over variable-less sidecars.
 pub fn per_item<'a>(old: &'a Sidecar, new: &'a Sidecar, tf: &'a Transform) -> Transfer<'a> {
     Transfer::new(old, new, tf, Biases::default()).expect("no variables, nothing to fail on")
+}
+
+/// An error of a plan asked for one item, worded as the update words it
+/// for that item: the engine names the type pair's new type, the update
+/// names the field or variable.
+pub fn item_error(item: &str, e: &TransferError) -> String {
+    match e {
+        TransferError::Unconvertible { from, to, .. } => format!("{item}: {from} -> {to}: cannot convert"),
+        TransferError::Union { union, .. } => format!(
+            "{item}: union {union}: active member unknown and its layout changed (name it with `active` in the transform file)"
+        ),
+        e => format!("{item}: {e}"),
+    }
 }

@@ -234,7 +234,7 @@ fn diff_fields(cx: &mut Cx, o: &TypeDef, n: &TypeDef, out: &mut Vec<Change>) {
             }
         } else if let Err(e) = cx.t.plan(f.ty, g.ty) {
             c.aspects.push("incompatible");
-            c.refuse(format!("{name}: {e}"));
+            c.refuse(super::engine::item_error(&name, &e));
         } else if !same_value {
             let v = compare((old, new), tf, &mut cx.t, (f.ty, g.ty), truncate);
             c.aspects.extend(v.aspects);

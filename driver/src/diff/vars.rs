@@ -76,7 +76,7 @@ pub fn diff(cx: &mut Cx, out: &mut Vec<Change>) {
                 (None, Some(ot), Some(nt)) => match cx.t.plan(ot, nt) {
                     Err(e) => {
                         c.aspects.push("incompatible");
-                        c.refuse(format!("{new_name}: {e}"));
+                        c.refuse(super::engine::item_error(&new_name, &e));
                     }
                     Ok(p) if cx.t.plan_info(p).identical => {}
                     Ok(_) => {

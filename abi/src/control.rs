@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of both conversations; bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Environment variable naming, in a new version started by an update,
 /// the descriptor of its channel to the old process.
@@ -29,7 +29,13 @@ pub enum Request {
     Status,
     /// Replace the program by `new_binary`; the reply is a stream of
     /// [`Response::Stage`] then one [`Response::Outcome`].
-    Update { new_binary: String, timeout_ms: u64 },
+    /// `transform`: the text of a declarative transform file.
+    Update {
+        new_binary: String,
+        timeout_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transform: Option<String>,
+    },
 }
 
 /// Program to client.
@@ -39,7 +45,15 @@ pub enum Response {
     Hello { version: u32, pid: u32 },
     Status(Status),
     /// A stage of an update finished (`ok`) or failed.
-    Stage { stage: Stage, ms: u64, ok: bool, detail: String },
+    /// `counts`: with the transfer stage.
+    Stage {
+        stage: Stage,
+        ms: u64,
+        ok: bool,
+        detail: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counts: Option<TransferCounts>,
+    },
     Outcome(Outcome),
     /// The request was refused; nothing changed in the program.
     Error { message: String },
@@ -61,6 +75,7 @@ pub enum Stage {
     Quiesce,
     Spawn,
     Startup,
+    Transfer,
     Commit,
 }
 
@@ -71,6 +86,7 @@ impl Stage {
             Stage::Quiesce => "quiesce",
             Stage::Spawn => "spawn",
             Stage::Startup => "startup",
+            Stage::Transfer => "transfer",
             Stage::Commit => "commit",
         }
     }
@@ -91,9 +107,61 @@ pub enum Outcome {
 pub enum FromOld {
     /// Sent first. `cloexec`: descriptors that had FD_CLOEXEC in the old
     /// process (cleared so they survive exec; the new one sets it back).
-    Hello { version: u32, build_id: String, cloexec: Vec<i32> },
+    ///
+    /// `state_fd`: a memfd holding the old process's state as the runtime
+    /// serialises it (startup record, type map, writable memory, heap
+    /// object list, epoll registrations); `arena`: the old heap's range
+    /// and memfd, to be mapped copy-on-write at the same addresses. Both
+    /// descriptors are inherited; the new process closes them.
+    Hello {
+        version: u32,
+        build_id: String,
+        cloexec: Vec<i32>,
+        #[serde(default = "no_fd")]
+        state_fd: i32,
+        #[serde(default)]
+        arena: Option<ArenaHandover>,
+    },
     /// The new process owns the program from now on.
     Commit,
+}
+
+fn no_fd() -> i32 {
+    -1
+}
+
+/// The old heap's range, as the new process maps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArenaHandover {
+    pub base: u64,
+    pub len: u64,
+    pub fd: i32,
+}
+
+/// What the new process's transfer stage did (the report's counts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferCounts {
+    /// Heap objects the old process had.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Objects converted to a new type (in place or moved).
+    pub converted: u64,
+    /// Of those, moved because the new type did not fit the old block.
+    pub moved: u64,
+    /// Globals and static locals transferred.
+    pub variables: u64,
+    /// Pointers rewritten.
+    pub pointers: u64,
+    /// Words of untyped memory traced conservatively.
+    pub conservative_words: u64,
+    /// Objects of the new version's startup kept (moved into the heap).
+    pub startup_kept: u64,
+    /// Objects of the new version's startup freed (replaced by old state).
+    pub startup_freed: u64,
+    /// Kernel epoll registrations rewritten to moved objects.
+    pub epoll_rewritten: u64,
+    pub ms: u64,
 }
 
 /// New process to old over the update channel.
@@ -101,7 +169,11 @@ pub enum FromOld {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromNew {
     Hello { version: u32, build_id: String },
-    /// Reached its first update point; waiting for commit.
+    /// Reached its first update point: its own startup is over.
+    StartupDone,
+    /// The old state is in place.
+    Transferred(TransferCounts),
+    /// Waiting for commit.
     Ready,
     /// Cannot go on; the old process rolls back.
     Error { message: String },
@@ -143,7 +215,7 @@ mod tests {
     #[test]
     fn messages_round_trip_as_single_lines() {
         let msgs = [
-            Response::Stage { stage: Stage::Quiesce, ms: 3, ok: true, detail: "a\nb".into() },
+            Response::Stage { stage: Stage::Quiesce, ms: 3, ok: true, detail: "a\nb".into(), counts: None },
             Response::Outcome(Outcome::Committed { new_pid: 7 }),
             Response::Status(Status { pid: 1, build_id: "ab".into(), uptime_ms: 2, heap_objects: 3 }),
         ];
@@ -152,7 +224,7 @@ mod tests {
             assert_eq!(line.matches('\n').count(), 1, "{line}");
             assert_eq!(decode::<Response>(&line).unwrap(), m);
         }
-        let r = Request::Update { new_binary: "/x".into(), timeout_ms: 5 };
+        let r = Request::Update { new_binary: "/x".into(), timeout_ms: 5, transform: Some("[x]".into()) };
         assert_eq!(decode::<Request>(&encode(&r)).unwrap(), r);
         assert_eq!(decode::<Request>(r#"{"type":"hello","version":1}"#).unwrap(), Request::Hello { version: 1 });
     }

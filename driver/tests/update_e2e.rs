@@ -301,10 +301,11 @@ fn malformed_and_out_of_order_messages_get_errors_and_change_nothing() {
     assert_eq!(say(&mut r, &mut w, "{\"type\":\"status\"}\n")["type"], "error", "status before hello");
     assert_eq!(say(&mut r, &mut w, "this is not json\n")["type"], "error");
     assert_eq!(say(&mut r, &mut w, "{\"type\":\"hello\",\"version\":99}\n")["type"], "error");
-    let hello = say(&mut r, &mut w, "{\"type\":\"hello\",\"version\":1}\n");
+    let hello_line = format!("{{\"type\":\"hello\",\"version\":{}}}\n", lucc_abi::control::PROTOCOL_VERSION);
+    let hello = say(&mut r, &mut w, &hello_line);
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["pid"], s.child.id());
-    assert_eq!(say(&mut r, &mut w, "{\"type\":\"hello\",\"version\":1}\n")["type"], "error", "second hello");
+    assert_eq!(say(&mut r, &mut w, &hello_line)["type"], "error", "second hello");
     assert_eq!(say(&mut r, &mut w, "{\"type\":\"update\"}\n")["type"], "error", "update without fields");
     let rel = say(&mut r, &mut w, "{\"type\":\"update\",\"new_binary\":\"v2\",\"timeout_ms\":100}\n");
     assert_eq!(rel["type"], "error", "relative binary path: {rel}");

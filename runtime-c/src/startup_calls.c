@@ -181,13 +181,22 @@ int __wrap_epoll_create1(int flags) {
 }
 
 int __real_epoll_ctl(int, int, int, struct epoll_event *);
-int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
-    if (!ACTIVE())
-        return __real_epoll_ctl(epfd, op, fd, ev);
+static int epoll_ctl_in_startup(int epfd, int op, int fd, struct epoll_event *ev) {
     struct key k = {.n = 0};
     put_int(&k, op);
     CALL(K_EPOLL_CTL, 2, epfd, fd, k, ev, ev ? sizeof *ev : 0);
     OBSERVE(c, int, r = __real_epoll_ctl(epfd, op, fd, ev), 0, NULL);
+}
+
+/* Every successful registration is also noted, startup or not: the kernel
+ * keeps data.ptr values that point into the program's heap, and an update
+ * that moves such an object must re-register it (runtime-rs/src/epoll.rs). */
+void lucc_rt_epoll_note(int epfd, int op, int fd, const struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+    int r = ACTIVE() ? epoll_ctl_in_startup(epfd, op, fd, ev) : __real_epoll_ctl(epfd, op, fd, ev);
+    if (r == 0)
+        lucc_rt_epoll_note(epfd, op, fd, ev);
+    return r;
 }
 
 int __real_eventfd(unsigned int, int);

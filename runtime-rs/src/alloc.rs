@@ -216,3 +216,59 @@ pub extern "C" fn lucc_rt_fork_done() {
     heap::fork_done();
     GLOBAL.unlock_all_after_fork();
 }
+
+/// What the state transfer does to heap objects (Rust API, used in the
+/// new process only).
+pub mod transfer {
+    use super::*;
+
+    /// Tracks an object of the old process, mapped at its address: its
+    /// header is the old one (site, size, offset), its registry slot ours.
+    ///
+    /// # Safety
+    /// `user` is a live tracked object of the adopted heap, in no registry
+    /// of this process.
+    pub unsafe fn adopt(user: *mut u8) {
+        let hdr = Header::of_user(user);
+        (*hdr).set_last(false);
+        with_last(|l| GLOBAL.insert(hdr, l));
+    }
+
+    /// Bytes available from `user` to the end of its block.
+    ///
+    /// # Safety
+    /// `user` is a live tracked object.
+    pub unsafe fn capacity(user: *mut u8) -> usize {
+        let hdr = &*Header::of_user(user);
+        let start = block_start(user, hdr.is_aligned());
+        heap::usable_size(start) - (user as usize - start as usize)
+    }
+
+    /// Records a new size for an object converted in place.
+    ///
+    /// # Safety
+    /// `user` is a live tracked object and `size <= capacity(user)`.
+    pub unsafe fn set_size(user: *mut u8, size: usize) {
+        let hdr = Header::of_user(user);
+        if let Some(r) = with_last(|l| GLOBAL.remove(hdr, l)) {
+            track(user, size, r.site, r.offset, r.aligned);
+        }
+    }
+
+    /// A fresh tracked object of `size` bytes with the given attribution.
+    pub fn alloc_like(size: usize, site: u32, offset: u16) -> *mut u8 {
+        // SAFETY: plain allocation.
+        let p = unsafe { alloc_tracked(size, site, false) } as *mut u8;
+        if !p.is_null() {
+            // SAFETY: just allocated and tracked.
+            unsafe { (*Header::of_user(p)).set_offset(offset) };
+        }
+        p
+    }
+
+    /// # Safety
+    /// `user` is a live tracked object.
+    pub unsafe fn free(user: *mut u8) {
+        lucc_rt_free(user as *mut c_void)
+    }
+}

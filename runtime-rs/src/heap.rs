@@ -123,6 +123,15 @@ pub unsafe fn release(block: *mut u8) {
     }
 }
 
+/// Usable bytes of a block from [`alloc`].
+pub unsafe fn usable_size(block: *mut u8) -> usize {
+    if arena::owns(block as usize) {
+        arena::usable_size(block)
+    } else {
+        libc::malloc_usable_size(block as *mut c_void)
+    }
+}
+
 /// Frees a block the runtime did not allocate.
 pub unsafe fn foreign_free(p: *mut u8) {
     libc::free(p as *mut c_void)

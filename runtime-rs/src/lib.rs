@@ -27,6 +27,7 @@
 pub mod alloc;
 pub mod arena;
 pub mod control;
+pub mod epoll;
 pub mod header;
 mod heap;
 mod lock;

@@ -1,4 +1,4 @@
-//! `lucc update PID NEW-BINARY [--timeout SECS] [--json]`: replaces a
+//! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]`: replaces a
 //! running lucc program by a new build of it, through its control socket
 //! (and `lucc status PID`, which asks the same socket about the program).
 //!
@@ -34,11 +34,13 @@ struct Args {
     binary: PathBuf,
     timeout: Duration,
     json: bool,
+    /// The transform file's text (the program parses it).
+    transform: Option<String>,
 }
 
 fn parse(args: &[OsString]) -> Result<Args, String> {
     let mut pos = Vec::new();
-    let (mut timeout, mut json) = (DEFAULT_TIMEOUT_SECS, false);
+    let (mut timeout, mut json, mut transform) = (DEFAULT_TIMEOUT_SECS, false, None);
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -47,13 +49,17 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
                 let v = it.next().ok_or("--timeout needs a number of seconds")?;
                 timeout = v.parse().ok().filter(|t: &f64| t.is_finite() && *t > 0.0).ok_or(format!("bad --timeout {v}"))?;
             }
+            "--transform" => {
+                let f = it.next().ok_or("--transform needs a file")?;
+                transform = Some(std::fs::read_to_string(&f).map_err(|e| format!("transform file {f}: {e}"))?);
+            }
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             _ => pos.push(a),
         }
     }
     let [pid, binary] = pos.as_slice() else { return Err("expected PID and NEW-BINARY".into()) };
     let pid = pid.parse().map_err(|_| format!("bad PID {pid}"))?;
-    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json })
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform })
 }
 
 /// `lucc update ...`; returns the exit code.
@@ -61,7 +67,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--json]");
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]");
             return EXIT_REFUSED;
         }
     };
@@ -75,7 +81,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
         Err(client::OpenError::Refused(e)) => return rep.refused(&e),
         Err(client::OpenError::Other(e)) => return rep.error(&e),
     };
-    let result = conn.update(&binary, args.timeout, &mut |r| rep.response(r));
+    let result = conn.update(&binary, args.timeout, args.transform.clone(), &mut |r| rep.response(r));
     match result {
         Ok(Outcome::Committed { new_pid }) => rep.committed(new_pid),
         Ok(Outcome::RolledBack { reason }) => rep.rolled_back(&reason),

@@ -22,12 +22,16 @@ impl Report {
     }
 
     pub fn response(&mut self, r: &Response) {
-        if let Response::Stage { stage, ms, ok, detail } = r {
+        if let Response::Stage { stage, ms, ok, detail, counts } = r {
             if !self.json {
                 let mark = if *ok { "" } else { "FAILED: " };
                 println!("  {:<8} {ms:>6} ms  {mark}{detail}", stage.name());
             }
-            self.stages.push(json!({ "stage": stage.name(), "ms": ms, "ok": ok, "detail": detail }));
+            let mut v = json!({ "stage": stage.name(), "ms": ms, "ok": ok, "detail": detail });
+            if let (Some(c), Some(o)) = (counts, v.as_object_mut()) {
+                o.insert("counts".into(), serde_json::to_value(c).unwrap_or_default());
+            }
+            self.stages.push(v);
         }
     }
 

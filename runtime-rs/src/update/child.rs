@@ -14,15 +14,26 @@
 //! the old process's record, and registers with [`add_first_point_hook`]
 //! whatever must hold before Ready (an error there rolls the update back).
 
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
-use lucc_abi::control::{decode, encode, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, ArenaHandover, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
 
-use super::{build_id, channel, role, set_role, swap_role, Role};
+use super::state::{Blob, TAG_RECORD};
+use super::{build_id, channel, role, set_role, swap_role, transfer, Role};
 
 static CHANNEL: AtomicI32 = AtomicI32::new(-1);
+
+/// What the old process handed over, kept from the constructor to the
+/// transfer at the first update point.
+struct Inherited {
+    old_build_id: String,
+    blob: Blob,
+    arena: Option<ArenaHandover>,
+}
+
+static INHERITED: Mutex<Option<Inherited>> = Mutex::new(None);
 
 type Hook = fn() -> Result<(), String>;
 static HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
@@ -58,18 +69,44 @@ fn is_socket(fd: RawFd) -> bool {
 /// handshake is then done and the role is `NewVersion`).
 pub fn started_by_update() -> bool {
     let Some(value) = std::env::var_os(CHANNEL_ENV) else { return false };
+    // The arena picks its range by this variable: start it before the
+    // variable goes (startup allocations must go to range B).
+    crate::arena::ready();
     // SAFETY (of remove_var): the constructor runs before any other thread.
     std::env::remove_var(CHANNEL_ENV);
     let fd: RawFd = match value.to_str().and_then(|v| v.parse().ok()) {
         Some(fd) if is_socket(fd) => fd,
         _ => return false, // not ours: a stray variable, run normally
     };
-    let cloexec = match channel::recv(fd).and_then(|l| decode::<FromOld>(&l.ok_or("old process closed the channel")?)) {
-        Ok(FromOld::Hello { version, cloexec, .. }) if version == PROTOCOL_VERSION => cloexec,
-        Ok(FromOld::Hello { version, .. }) => fail(fd, format!("old process speaks update protocol {version}, this one {PROTOCOL_VERSION}")),
-        Ok(other) => fail(fd, format!("expected hello, got {other:?}")),
+    let (cloexec, old_build_id, state_fd, arena) =
+        match channel::recv(fd).and_then(|l| decode::<FromOld>(&l.ok_or("old process closed the channel")?)) {
+            Ok(FromOld::Hello { version, cloexec, build_id, state_fd, arena }) if version == PROTOCOL_VERSION => {
+                (cloexec, build_id, state_fd, arena)
+            }
+            Ok(FromOld::Hello { version, .. }) => {
+                fail(fd, format!("old process speaks update protocol {version}, this one {PROTOCOL_VERSION}"))
+            }
+            Ok(other) => fail(fd, format!("expected hello, got {other:?}")),
+            Err(e) => fail(fd, e),
+        };
+    if state_fd < 0 {
+        fail(fd, "the old process handed over no state".into());
+    }
+    // SAFETY: inherited for us alone; owned (and closed) from here on.
+    let blob = match Blob::map(unsafe { OwnedFd::from_raw_fd(state_fd) }) {
+        Ok(b) => b,
         Err(e) => fail(fd, e),
     };
+    if let Some(a) = &arena {
+        // Until adopted, the arena descriptor must not leak into children.
+        // SAFETY: sets a flag on an inherited descriptor.
+        unsafe { libc::fcntl(a.fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    // The program's startup is about to run: it replays the old one's.
+    if let Err(e) = crate::startup::begin_replay(blob.section(TAG_RECORD).unwrap_or_default()) {
+        fail(fd, format!("the old startup record: {e}"));
+    }
+    *INHERITED.lock().unwrap() = Some(Inherited { old_build_id, blob, arena });
     for d in cloexec.into_iter().chain([fd]) {
         // SAFETY: sets a flag on a descriptor we inherited.
         unsafe { libc::fcntl(d, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -92,6 +129,22 @@ pub(super) fn at_first_point() {
         return;
     }
     let fd = CHANNEL.load(Ordering::Acquire);
+    crate::startup::end_startup();
+    if let Err(e) = channel::send(fd, &encode(&FromNew::StartupDone)) {
+        fail(fd, e);
+    }
+    let inherited = INHERITED.lock().unwrap().take();
+    let Some(inh) = inherited else { fail(fd, "state handed over twice".into()) };
+    let counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena));
+    drop(inh);
+    match counts {
+        Ok(c) => {
+            if let Err(e) = channel::send(fd, &encode(&FromNew::Transferred(c))) {
+                fail(fd, e);
+            }
+        }
+        Err(e) => fail(fd, format!("state transfer: {e}")),
+    }
     if let Err(e) = on_first_update_point() {
         fail(fd, e);
     }

@@ -4,8 +4,8 @@
 //! Why process level first: everything that can go wrong before commit
 //! (the new binary crashing, exiting, hanging, refusing the handshake) is
 //! handled by killing the new process, and the old one, which nothing has
-//! written, simply resumes. State transfer plugs in between spawn and
-//! commit later.
+//! written, simply resumes. The state moves between the new version's
+//! startup and its report of readiness.
 //!
 //! - `quiesce`: the update signal and parking of program threads;
 //! - `points`: what the wrapped blocking calls and `lucc_update_point()`
@@ -14,15 +14,22 @@
 //! - `spawn`: fork and exec of the new version;
 //! - `child`: the new process's side, from its constructor to commit;
 //! - `channel`: JSON lines on the old <-> new socketpair;
-//! - `build_id`: the running binary's GNU build id.
+//! - `build_id`: the running binary's GNU build id;
+//! - `image`: the executable's load bias and data segments;
+//! - `state`: the old process's state image (memfd) and its capture;
+//! - `transfer`: the new process's transfer stage (old heap adopted,
+//!   variables and changed objects converted, startup heap settled).
 
 pub mod build_id;
 pub mod channel;
 pub mod child;
+pub mod image;
 pub mod old;
 pub mod points;
 pub mod quiesce;
 mod spawn;
+pub mod state;
+mod transfer;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -9,9 +9,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lucc_abi::control::{decode, encode, FromNew, FromOld, Outcome, Response, Stage, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, FromNew, FromOld, Outcome, Response, Stage, TransferCounts, PROTOCOL_VERSION};
 
-use super::{channel, quiesce, spawn};
+use super::{channel, quiesce, spawn, state};
 
 /// How often the startup wait looks at the new process's state.
 const TICK: Duration = Duration::from_millis(20);
@@ -23,8 +23,12 @@ struct Stages<'a> {
 
 impl Stages<'_> {
     fn done(&mut self, stage: Stage, ok: bool, detail: String) {
+        self.done_with(stage, ok, detail, None)
+    }
+
+    fn done_with(&mut self, stage: Stage, ok: bool, detail: String, counts: Option<TransferCounts>) {
         let ms = self.started.elapsed().as_millis() as u64;
-        (self.report)(&Response::Stage { stage, ms, ok, detail });
+        (self.report)(&Response::Stage { stage, ms, ok, detail, counts });
         self.started = Instant::now();
     }
 
@@ -39,6 +43,7 @@ impl Stages<'_> {
 pub fn run(
     new_binary: &str,
     timeout: Duration,
+    transform: Option<&str>,
     runtime_fds: &[RawFd],
     report: &mut dyn FnMut(&Response),
 ) -> Result<Outcome, String> {
@@ -52,35 +57,62 @@ pub fn run(
         return Err(format!("{new_binary} is not an absolute path to an executable"));
     }
     st.done(Stage::Request, true, new_binary.into());
-    Ok(quiesce_spawn_commit(path, deadline, runtime_fds, &mut st))
+    Ok(quiesce_spawn_commit(path, deadline, transform, runtime_fds, &mut st))
 }
 
-fn quiesce_spawn_commit(path: &Path, deadline: Instant, runtime_fds: &[RawFd], st: &mut Stages<'_>) -> Outcome {
+/// Puts the old process back as it was: the new one is dead, the shared
+/// epoll instances get our registrations back, the program threads wake.
+fn resume_old() {
+    crate::epoll::restore_all();
+    quiesce::resume();
+}
+
+fn quiesce_spawn_commit(
+    path: &Path,
+    deadline: Instant,
+    transform: Option<&str>,
+    runtime_fds: &[RawFd],
+    st: &mut Stages<'_>,
+) -> Outcome {
     if let Err(e) = quiesce::quiesce(deadline) {
         return st.roll_back(Stage::Quiesce, e);
     }
     st.done(Stage::Quiesce, true, "all program threads parked".into());
 
-    let child = match spawn::spawn(path, runtime_fds) {
+    let captured = match state::capture::capture(transform) {
+        Ok(c) => c,
+        Err(e) => {
+            quiesce::resume();
+            return st.roll_back(Stage::Spawn, format!("capturing the state: {e}"));
+        }
+    };
+    let handover = spawn::Handover { state_fd: captured.state.as_raw_fd(), arena: captured.arena };
+    let spawned = spawn::spawn(path, runtime_fds, &handover);
+    // The child has its copy; ours is of no further use.
+    drop(captured.state);
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             quiesce::resume();
             return st.roll_back(Stage::Spawn, e);
         }
     };
-    st.done(Stage::Spawn, true, format!("pid {}", child.pid));
+    st.done(
+        Stage::Spawn,
+        true,
+        format!("pid {}, heap of {} objects ({} bytes) handed over", child.pid, captured.objects, captured.bytes),
+    );
 
     let fd = child.channel.as_raw_fd();
-    if let Err(e) = wait_ready(fd, child.pid, deadline) {
+    if let Err((stage, e)) = wait_ready(fd, child.pid, deadline, st) {
         kill(child.pid);
-        quiesce::resume();
-        return st.roll_back(Stage::Startup, e);
+        resume_old();
+        return st.roll_back(stage, e);
     }
-    st.done(Stage::Startup, true, "new version reached its first update point".into());
 
     if let Err(e) = channel::send(fd, &encode(&FromOld::Commit)) {
         kill(child.pid);
-        quiesce::resume();
+        resume_old();
         return st.roll_back(Stage::Commit, e);
     }
     st.done(Stage::Commit, true, "old process exits".into());
@@ -113,17 +145,24 @@ fn exited(pid: libc::pid_t) -> Option<String> {
     })
 }
 
-/// Waits for the new version's hello, then Ready.
-fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant) -> Result<(), String> {
+/// Waits for the new version's hello, the end of its startup, its
+/// transfer, then Ready; reports the stages as they finish. Err names the
+/// stage that failed.
+fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant, st: &mut Stages<'_>) -> Result<(), (Stage, String)> {
     let mut hello = false;
     let mut eof = false;
+    let mut stage = Stage::Startup;
     loop {
         if let Some(why) = exited(pid) {
-            return Err(why);
+            return Err((stage, why));
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err("new process did not reach an update point before the deadline".into());
+            let what = match stage {
+                Stage::Startup => "new process did not reach an update point before the deadline",
+                _ => "new process did not finish the state transfer before the deadline",
+            };
+            return Err((stage, what.into()));
         }
         if eof {
             // Closed its end: it is exiting; give it a tick to be reaped.
@@ -136,18 +175,35 @@ fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant) -> Result<(), Stri
         if n <= 0 {
             continue;
         }
-        let Some(line) = channel::recv(fd)? else {
+        let Some(line) = channel::recv(fd).map_err(|e| (stage, e))? else {
             eof = true;
             continue;
         };
-        match decode::<FromNew>(&line)? {
+        match decode::<FromNew>(&line).map_err(|e| (stage, e))? {
             FromNew::Hello { version, .. } if version != PROTOCOL_VERSION => {
-                return Err(format!("new version speaks update protocol {version}, this one {PROTOCOL_VERSION}"))
+                return Err((stage, format!("new version speaks update protocol {version}, this one {PROTOCOL_VERSION}")))
             }
             FromNew::Hello { .. } => hello = true,
-            FromNew::Ready if hello => return Ok(()),
-            FromNew::Ready => return Err("new process reported ready before its hello".into()),
-            FromNew::Error { message } => return Err(format!("new process: {message}")),
+            _ if !hello => return Err((stage, "new process skipped its hello".into())),
+            FromNew::StartupDone => {
+                st.done(Stage::Startup, true, "new version reached its first update point".into());
+                stage = Stage::Transfer;
+            }
+            FromNew::Transferred(c) => {
+                st.done_with(
+                    Stage::Transfer,
+                    true,
+                    format!(
+                        "{} objects ({} bytes), {} converted ({} moved), {} variables, {} pointers remapped, {} words traced conservatively, new startup: {} objects kept, {} freed; {} epoll registrations rewritten",
+                        c.objects, c.bytes, c.converted, c.moved, c.variables, c.pointers, c.conservative_words,
+                        c.startup_kept, c.startup_freed, c.epoll_rewritten
+                    ),
+                    Some(c.clone()),
+                );
+                stage = Stage::Commit;
+            }
+            FromNew::Ready => return Ok(()),
+            FromNew::Error { message } => return Err((stage, format!("new process: {message}"))),
         }
     }
 }

@@ -12,6 +12,9 @@ use super::{child, quiesce, role, Role};
 fn at_point() {
     if role() != Role::Running {
         child::at_first_point();
+    } else if crate::startup::lucc_rt_startup_mode.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        // The program's first update point: its startup is over.
+        crate::startup::end_startup();
     }
     if quiesce::pending() {
         quiesce::park();

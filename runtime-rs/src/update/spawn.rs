@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use lucc_abi::control::{encode, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
+use lucc_abi::control::{encode, ArenaHandover, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
 
 use super::{build_id, channel};
 
@@ -35,9 +35,16 @@ fn cstring(b: &[u8]) -> Result<CString, String> {
     CString::new(b).map_err(|_| "argument or environment entry with a NUL byte".to_string())
 }
 
+/// What the old process hands over besides its descriptors.
+pub struct Handover {
+    pub state_fd: RawFd,
+    pub arena: ArenaHandover,
+}
+
 /// Forks and execs `binary`; `runtime_fds` (control socket, client
-/// connection) stay close-on-exec so the new version never sees them.
-pub fn spawn(binary: &Path, runtime_fds: &[RawFd]) -> Result<Spawned, String> {
+/// connection) stay close-on-exec so the new version never sees them. The
+/// handover's descriptors are inherited but not listed as the program's.
+pub fn spawn(binary: &Path, runtime_fds: &[RawFd], handover: &Handover) -> Result<Spawned, String> {
     let mut pair = [0; 2];
     // SAFETY: socketpair fills the two-element array.
     if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) } != 0 {
@@ -56,7 +63,7 @@ pub fn spawn(binary: &Path, runtime_fds: &[RawFd]) -> Result<Spawned, String> {
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
         if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
             to_clear.push(fd);
-            if fd != theirs.as_raw_fd() {
+            if fd != theirs.as_raw_fd() && fd != handover.state_fd && fd != handover.arena.fd {
                 cloexec.push(fd);
             }
         }
@@ -92,7 +99,13 @@ pub fn spawn(binary: &Path, runtime_fds: &[RawFd]) -> Result<Spawned, String> {
         }
     }
     drop(theirs);
-    let hello = FromOld::Hello { version: PROTOCOL_VERSION, build_id: build_id::get().to_string(), cloexec };
+    let hello = FromOld::Hello {
+        version: PROTOCOL_VERSION,
+        build_id: build_id::get().to_string(),
+        cloexec,
+        state_fd: handover.state_fd,
+        arena: Some(handover.arena),
+    };
     // A failure here shows up as the child's failed handshake.
     let _ = channel::send(ours.as_raw_fd(), &encode(&hello));
     Ok(Spawned { pid, channel: ours })

@@ -26,7 +26,8 @@
 /* The Rust half (runtime-rs/src/update/points.rs). */
 int lucc_rt_update_signal(void);
 /* Parks if an update is pending, opens the thread to the update signal;
- * false on a runtime thread or while updates are off: call straight. */
+ * 0 on a runtime thread or while updates are off: call straight; 2 in a
+ * new version whose update just committed at this call. */
 int lucc_rt_point_enter(void);
 /* After EINTR: true if the update signal caused it (the thread has parked
  * if needed and the call must be retried). */
@@ -72,14 +73,36 @@ static sigset_t *open_mask(const sigset_t *m, sigset_t *buf) {
     return buf;
 }
 
-/* Runs the call (statements that set r) until it returns something other than an EINTR
- * caused by an update that then rolled back. */
-#define UPDATE_POINT(...)                                                  \
+/* Runs the call (statements that set r) until it returns something other
+ * than an EINTR caused by an update that then rolled back.
+ *
+ * `on_resume` runs in a new version whose update has just committed at
+ * this call. The call's arguments were set up before the transfer replaced
+ * the state they came from: a poll set or select's fd sets list the
+ * descriptors the new version's own startup knew, not the connections it
+ * took over. Those calls answer "nothing ready" (RESUMED_NOTHING_READY),
+ * which any event loop takes in its stride and which makes it build its
+ * set again from the state it now has; an error such as EINTR would stop
+ * loops that have no signal handlers and so never expect one. An
+ * epoll_wait keeps its set in the kernel, already the old process's, and
+ * an accept's listening socket is the inherited one: those are simply made
+ * (RESUMED_CALL). */
+#define RESUMED_CALL (void)0
+#define RESUMED_NOTHING_READY(clear_results)                               \
+    do {                                                                    \
+        clear_results;                                                      \
+        lucc_rt_point_leave();                                              \
+        return 0;                                                           \
+    } while (0)
+#define UPDATE_POINT(on_resume, ...)                                       \
     int r;                                                                  \
-    if (!lucc_rt_point_enter()) {                                           \
+    int how = lucc_rt_point_enter();                                        \
+    if (how == 0) {                                                         \
         __VA_ARGS__;                                                        \
         return r;                                                           \
     }                                                                       \
+    if (how == 2)                                                           \
+        on_resume;                                                          \
     for (;;) {                                                              \
         __VA_ARGS__;                                                        \
         int e = errno;                                                      \
@@ -92,21 +115,33 @@ static sigset_t *open_mask(const sigset_t *m, sigset_t *buf) {
         return r;                                                           \
     }
 
+static void clear_revents(struct pollfd *fds, nfds_t n) {
+    for (nfds_t i = 0; i < n; i++)
+        fds[i].revents = 0;
+}
+
+/* select reports "nothing ready" by emptying the sets. */
+static void clear_sets(fd_set *rd, fd_set *wr, fd_set *ex) {
+    if (rd) FD_ZERO(rd);
+    if (wr) FD_ZERO(wr);
+    if (ex) FD_ZERO(ex);
+}
+
 int __wrap_epoll_wait(int fd, struct epoll_event *ev, int n, int timeout) {
     int64_t start = now_ns();
-    UPDATE_POINT(r = __real_epoll_wait(fd, ev, n, ms_left(timeout, start)))
+    UPDATE_POINT(RESUMED_CALL, r = __real_epoll_wait(fd, ev, n, ms_left(timeout, start)))
 }
 
 int __wrap_epoll_pwait(int fd, struct epoll_event *ev, int n, int timeout, const sigset_t *m) {
     int64_t start = now_ns();
     sigset_t buf;
     const sigset_t *mask = open_mask(m, &buf);
-    UPDATE_POINT(r = __real_epoll_pwait(fd, ev, n, ms_left(timeout, start), mask))
+    UPDATE_POINT(RESUMED_CALL, r = __real_epoll_pwait(fd, ev, n, ms_left(timeout, start), mask))
 }
 
 int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout) {
     int64_t start = now_ns();
-    UPDATE_POINT(r = __real_poll(fds, n, ms_left(timeout, start)))
+    UPDATE_POINT(RESUMED_NOTHING_READY(clear_revents(fds, n)), r = __real_poll(fds, n, ms_left(timeout, start)))
 }
 
 int __wrap_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m) {
@@ -114,7 +149,7 @@ int __wrap_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const s
     sigset_t buf;
     const sigset_t *mask = open_mask(m, &buf);
     struct timespec left;
-    UPDATE_POINT(r = __real_ppoll(fds, n, t ? (left = ts_left(t, start), &left) : NULL, mask))
+    UPDATE_POINT(RESUMED_NOTHING_READY(clear_revents(fds, n)), r = __real_ppoll(fds, n, t ? (left = ts_left(t, start), &left) : NULL, mask))
 }
 
 /* select's fd sets are in-out: a retry needs the caller's original sets. */
@@ -126,7 +161,7 @@ int __wrap_select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
     if (ex) e0 = *ex;
     struct timespec t0 = tv ? (struct timespec){tv->tv_sec, tv->tv_usec * 1000} : (struct timespec){0, 0};
     int first = 1;
-    UPDATE_POINT(
+    UPDATE_POINT(RESUMED_NOTHING_READY(clear_sets(rd, wr, ex)),
         if (!first) {
             if (rd) *rd = r0;
             if (wr) *wr = w0;
@@ -149,7 +184,7 @@ int __wrap_pselect(int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct times
     if (ex) e0 = *ex;
     struct timespec left;
     int first = 1;
-    UPDATE_POINT(
+    UPDATE_POINT(RESUMED_NOTHING_READY(clear_sets(rd, wr, ex)),
         if (!first) {
             if (rd) *rd = r0;
             if (wr) *wr = w0;
@@ -159,9 +194,9 @@ int __wrap_pselect(int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct times
 }
 
 int __wrap_accept(int fd, struct sockaddr *a, socklen_t *len) {
-    UPDATE_POINT(r = __real_accept(fd, a, len))
+    UPDATE_POINT(RESUMED_CALL, r = __real_accept(fd, a, len))
 }
 
 int __wrap_accept4(int fd, struct sockaddr *a, socklen_t *len, int flags) {
-    UPDATE_POINT(r = __real_accept4(fd, a, len, flags))
+    UPDATE_POINT(RESUMED_CALL, r = __real_accept4(fd, a, len, flags))
 }

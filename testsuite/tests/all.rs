@@ -19,5 +19,7 @@ mod harness;
 mod kvload;
 #[path = "all/kvstore.rs"]
 mod kvstore;
+#[path = "all/pairs.rs"]
+mod pairs;
 #[path = "all/shapes.rs"]
 mod shapes;

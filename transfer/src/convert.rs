@@ -219,11 +219,15 @@ impl Exec<'_> {
                     new[n..n + l].copy_from_slice(&old[o..o + l]);
                 }
             }
-            Op::Pointer { old: o, new: n } => {
+            Op::Pointer {
+                old: o,
+                new: n,
+                pointee,
+            } => {
                 let v = read_u64(old, ob + o);
                 let r = self
                     .remap
-                    .remap(v, self.space, types, &mut self.report.pointers)?;
+                    .remap(v, *pointee, self.space, types, &mut self.report.pointers)?;
                 write_u64(new, nb + n, r);
             }
             Op::Scalar { src, dst, map, ctx } => {

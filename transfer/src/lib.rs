@@ -272,7 +272,7 @@ impl<'a> Transfer<'a> {
     /// The new value of one typed pointer, counted in the report.
     pub fn remap_pointer(&mut self, value: u64, space: &dyn PointerSpace) -> Result<u64> {
         self.remap
-            .remap(value, space, &self.types, &mut self.report.pointers)
+            .remap(value, None, space, &self.types, &mut self.report.pointers)
     }
 
     /// What an old pointer value points at.

@@ -9,6 +9,8 @@
 //! fixups (`fixups_start` marks where they begin, so an array of such
 //! elements inside an already copied parent runs only the fixups).
 
+use lucc_abi::sidecar::TypeId;
+
 use crate::transform::Constant;
 
 /// Index of a plan in its `TypeMap`.
@@ -88,8 +90,9 @@ pub(crate) enum Op {
         from: u8,
         to: u8,
     },
-    /// A typed pointer: remapped precisely.
-    Pointer { old: u64, new: u64 },
+    /// A typed pointer: remapped precisely. `pointee` (old sidecar) tells
+    /// a pointer to an object from one to its first field.
+    Pointer { old: u64, new: u64, pointee: Option<TypeId> },
     /// Untyped words (pointer-sized integers, char buffers, unions with an
     /// unknown active member): the conservative policy applies. The bytes
     /// were copied by an earlier op.

@@ -36,6 +36,11 @@ pub trait PointerSpace {
     fn heap_new_base(&self, _obj: &HeapObject) -> Option<u64> {
         None
     }
+    /// Whether `obj` stays at its address but was rebuilt there on a
+    /// changed layout: typed pointers into it must follow their field.
+    fn heap_converted_in_place(&self, _obj: &HeapObject) -> bool {
+        false
+    }
     /// Whether `addr` lies in the old binary's read-only data.
     fn in_old_rodata(&self, _addr: u64) -> bool {
         false
@@ -191,7 +196,14 @@ impl Remapper {
         Class::Unknown
     }
 
-    fn variable_target(&self, v: u64, s: &VarSlot, offset: u64, types: &TypeMap) -> Result<u64> {
+    fn variable_target(
+        &self,
+        v: u64,
+        s: &VarSlot,
+        offset: u64,
+        pointee: Option<TypeId>,
+        types: &TypeMap,
+    ) -> Result<u64> {
         let Some((new_link, new_ty)) = s.new else {
             return Err(TransferError::VariableGone {
                 ptr: v,
@@ -199,8 +211,8 @@ impl Remapper {
             });
         };
         let mapped = match (s.old_ty, new_ty) {
+            (Some(o), Some(n)) => types.map_offset_as(o, n, offset, pointee),
             _ if offset == 0 => Some(0),
-            (Some(o), Some(n)) => types.map_offset(o, n, offset),
             _ => None,
         };
         let offset = mapped.ok_or_else(|| TransferError::InteriorGone {
@@ -217,9 +229,10 @@ impl Remapper {
         obj: &HeapObject,
         new_base: u64,
         offset: u64,
+        pointee: Option<TypeId>,
         types: &TypeMap,
     ) -> Result<u64> {
-        if offset == 0 {
+        if offset == 0 && pointee.is_none() {
             return Ok(new_base);
         }
         let gone = || TransferError::InteriorGone {
@@ -234,12 +247,14 @@ impl Remapper {
             None => o.and_then(|o| types.new_type_for(o)),
         };
         let (Some(o), Some(n)) = (o, n) else {
-            return Err(gone());
+            return if offset == 0 { Ok(new_base) } else { Err(gone()) };
         };
         // A block larger than its type holds an array of it.
         let os = types.old.resolve(o).map_or(0, |t| t.size).max(1);
         let ns = types.new.resolve(n).map_or(0, |t| t.size);
-        let mapped = types.map_offset(o, n, offset % os).ok_or_else(gone)?;
+        let mapped = types
+            .map_offset_as(o, n, offset % os, pointee)
+            .ok_or_else(gone)?;
         Ok(new_base + (offset / os) * ns + mapped)
     }
 
@@ -247,6 +262,7 @@ impl Remapper {
     pub fn remap(
         &self,
         v: u64,
+        pointee: Option<TypeId>,
         space: &dyn PointerSpace,
         types: &TypeMap,
         counts: &mut PointerCounts,
@@ -256,12 +272,21 @@ impl Remapper {
         if v != 0 {
             if let Some(obj) = space.heap_object(v) {
                 return match space.heap_new_base(&obj) {
+                    None if space.heap_converted_in_place(&obj) => {
+                        let r = self.heap_target(v, &obj, obj.base, v - obj.base, pointee, types)?;
+                        if r == v {
+                            counts.heap_unchanged += 1;
+                        } else {
+                            counts.heap_forwarded += 1;
+                        }
+                        Ok(r)
+                    }
                     None => {
                         counts.heap_unchanged += 1;
                         Ok(v)
                     }
                     Some(nb) => {
-                        let r = self.heap_target(v, &obj, nb, v - obj.base, types)?;
+                        let r = self.heap_target(v, &obj, nb, v - obj.base, pointee, types)?;
                         counts.heap_forwarded += 1;
                         Ok(r)
                     }
@@ -288,7 +313,7 @@ impl Remapper {
                 let s = self
                     .var_at(v.wrapping_sub(self.biases.old))
                     .expect("classified as a variable");
-                let r = self.variable_target(v, s, offset, types)?;
+                let r = self.variable_target(v, s, offset, pointee, types)?;
                 match s.kind {
                     VarKind::Global => counts.global += 1,
                     VarKind::StaticLocal => counts.static_local += 1,
@@ -309,7 +334,7 @@ impl Remapper {
                 // One past the end of a variable is a legal pointer value
                 // that belongs to that variable, not to the next one.
                 if let Some(s) = self.var_ending_at(v.wrapping_sub(self.biases.old)) {
-                    if let Ok(r) = self.variable_target(v, s, s.end - s.start, types) {
+                    if let Ok(r) = self.variable_target(v, s, s.end - s.start, None, types) {
                         match s.kind {
                             VarKind::Global => counts.global += 1,
                             VarKind::StaticLocal => counts.static_local += 1,
@@ -333,6 +358,6 @@ impl Remapper {
             return new.map(|n| n + self.biases.new);
         }
         let s = self.var_at(link)?;
-        self.variable_target(v, s, link - s.start, types).ok()
+        self.variable_target(v, s, link - s.start, None, types).ok()
     }
 }

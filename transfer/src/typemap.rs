@@ -440,9 +440,10 @@ impl<'a> TypeMap<'a> {
         let o = self.old_ty(old_id)?;
         let n = self.new_ty(new_id)?;
         match (&o.kind, &n.kind) {
-            (TypeKind::Pointer { .. }, _) => ops.push(Op::Pointer {
+            (TypeKind::Pointer { pointee }, _) => ops.push(Op::Pointer {
                 old: old_off,
                 new: new_off,
+                pointee: *pointee,
             }),
             (TypeKind::Base { .. }, _) if self.holds_addresses(old_id) => {
                 ops.extend(Self::trace_op(old_off, new_off, o.size))
@@ -535,10 +536,11 @@ impl<'a> TypeMap<'a> {
                 ctx,
                 truncate,
             ),
-            (TypeKind::Pointer { .. }, TypeKind::Pointer { .. }) => {
+            (TypeKind::Pointer { pointee }, TypeKind::Pointer { .. }) => {
                 ops.push(Op::Pointer {
                     old: old_off,
                     new: new_off,
+                    pointee: *pointee,
                 });
                 Ok(())
             }
@@ -900,6 +902,87 @@ impl<'a> TypeMap<'a> {
     /// Where byte `off` of an old value lives in the converted new value: an
     /// interior pointer to old field f points to new field f. `None` when
     /// that part no longer exists.
+    /// One type of the old program, seen through two ids: the same
+    /// definition, or a struct and its forward declaration (size 0).
+    fn same_named(a: &TypeDef, b: &TypeDef) -> bool {
+        std::ptr::eq(a, b) || (!a.name.is_empty() && a.name == b.name)
+    }
+
+    /// `map_offset` for a pointer whose type says what it points at: an
+    /// `int *` to a struct's first field has the struct's own address, and
+    /// must follow that field, not the struct, when the field moves. With
+    /// no pointee, or one that is the object's own type or bytes, this is
+    /// `map_offset`.
+    pub fn map_offset_as(
+        &self,
+        old_id: TypeId,
+        new_id: TypeId,
+        off: u64,
+        pointee: Option<TypeId>,
+    ) -> Option<u64> {
+        let Some(p) = pointee else {
+            return self.map_offset(old_id, new_id, off);
+        };
+        let (Some(o), Some(n), Some(pt)) = (
+            self.old.resolve(old_id),
+            self.new.resolve(new_id),
+            self.old.resolve(p),
+        ) else {
+            return self.map_offset(old_id, new_id, off);
+        };
+        let is_bytes = matches!(
+            pt.kind,
+            TypeKind::Void
+                | TypeKind::Base {
+                    encoding: BaseEncoding::SignedChar | BaseEncoding::UnsignedChar
+                }
+        );
+        if is_bytes || Self::same_named(o, pt) {
+            return self.map_offset(old_id, new_id, off);
+        }
+        match (&o.kind, &n.kind) {
+            (TypeKind::Struct { fields: of, .. }, TypeKind::Struct { fields: nf, .. })
+            | (TypeKind::Union { fields: of, .. }, TypeKind::Union { fields: nf, .. }) => {
+                let covering = |f: &&Field| {
+                    let size = self.old.resolve(f.ty).map_or(0, |t| t.size);
+                    !f.name.is_empty() && f.offset <= off && off < f.offset + size.max(1)
+                };
+                // Union members all start at 0: prefer the one of the
+                // pointer's type.
+                let same_as_pointee = |f: &&Field| {
+                    self.old
+                        .resolve(f.ty)
+                        .is_some_and(|t| Self::same_named(t, pt))
+                };
+                let f = of
+                    .iter()
+                    .filter(covering)
+                    .find(same_as_pointee)
+                    .or_else(|| of.iter().find(covering));
+                let Some(f) = f else {
+                    return self.map_offset(old_id, new_id, off);
+                };
+                let g = nf
+                    .iter()
+                    .find(|g| self.tf.old_field_name(&n.name, &g.name) == f.name)?;
+                if f.bit_size.is_some() || g.bit_size.is_some() {
+                    return (off == f.offset).then_some(g.offset);
+                }
+                Some(g.offset + self.map_offset_as(f.ty, g.ty, off - f.offset, pointee)?)
+            }
+            (TypeKind::Array { element: oe, .. }, TypeKind::Array { element: ne, count: nc }) => {
+                let os = self.old.resolve(*oe)?.size.max(1);
+                let ns = self.new.resolve(*ne)?.size;
+                let (idx, rem) = (off / os, off % os);
+                if nc.is_some_and(|c| idx >= c) {
+                    return None;
+                }
+                Some(idx * ns + self.map_offset_as(*oe, *ne, rem, pointee)?)
+            }
+            _ => self.map_offset(old_id, new_id, off),
+        }
+    }
+
     pub fn map_offset(&self, old_id: TypeId, new_id: TypeId, off: u64) -> Option<u64> {
         let o = self.old.resolve(old_id)?;
         let n = self.new.resolve(new_id)?;
@@ -1019,7 +1102,7 @@ mod tests {
                         new: 0,
                         len: 24
                     },
-                    Op::Pointer { old: 8, new: 8 },
+                    Op::Pointer { old: 8, new: 8, pointee: None },
                     Op::Trace {
                         old: 16,
                         new: 16,

@@ -120,7 +120,9 @@ pub fn started_by_update() -> bool {
 }
 
 /// At an update point of a new version: the first thread reports Ready and
-/// waits for Commit; any other waits for it to finish.
+/// waits for Commit; any other waits for it to finish. Returns once the
+/// update committed; the call that reached the point was set up before the
+/// transfer (see `lucc_rt_point_enter`).
 pub(super) fn at_first_point() {
     if !swap_role(Role::NewVersion, Role::Committing) {
         while role() == Role::Committing {

@@ -61,10 +61,14 @@ pub fn main_image() -> Image {
 }
 
 /// Address ranges of this process that are writable now (after RELRO made
-/// some of the writable segment read-only): `(start, end)`, sorted.
+/// some of the writable segment read-only): `(start, end)`, sorted, with
+/// adjacent mappings merged: a large `.bss` variable starts in the page
+/// backed by the file and goes on in the anonymous mapping after it.
 pub fn writable_ranges() -> Vec<(u64, u64)> {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return Vec::new() };
-    maps.lines()
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in maps
+        .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let (range, perms) = (f.next()?, f.next()?);
@@ -74,5 +78,11 @@ pub fn writable_ranges() -> Vec<(u64, u64)> {
             let (a, b) = range.split_once('-')?;
             Some((u64::from_str_radix(a, 16).ok()?, u64::from_str_radix(b, 16).ok()?))
         })
-        .collect()
+    {
+        match merged.last_mut() {
+            Some(last) if last.1 == a => last.1 = b,
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
 }

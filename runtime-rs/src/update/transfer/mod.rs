@@ -140,6 +140,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
         // SAFETY: a live tracked object.
         let cap = unsafe { heap::capacity(t.base as *mut u8) } as u64;
         dests[i] = Some(if new_len <= cap {
+            space.converted_in_place.insert(t.base);
             Dest::InPlace { new_len }
         } else {
             let user = heap::alloc_like((u64::from(o.offset) + new_len) as usize, o.site, o.offset as u16) as u64;

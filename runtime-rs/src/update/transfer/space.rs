@@ -3,7 +3,7 @@
 //! and the old and new read-only data for string literals.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use lucc_transfer::{HeapObject, PointerSpace};
 
@@ -14,6 +14,8 @@ pub struct Space<'a> {
     pub objects: &'a [ObjectEntry],
     /// Typed base of an object -> its new typed base.
     pub moved: HashMap<u64, u64>,
+    /// Typed bases of objects rebuilt in their own block on a new layout.
+    pub converted_in_place: HashSet<u64>,
     pub old_rodata: Vec<&'a OldSegment<'a>>,
     /// The new executable's read-only data: (addr, bytes).
     pub new_rodata: Vec<(u64, &'a [u8])>,
@@ -22,7 +24,7 @@ pub struct Space<'a> {
 
 impl<'a> Space<'a> {
     pub fn new(objects: &'a [ObjectEntry], old_rodata: Vec<&'a OldSegment<'a>>, new_rodata: Vec<(u64, &'a [u8])>) -> Space<'a> {
-        Space { objects, moved: HashMap::new(), old_rodata, new_rodata, literal_cache: RefCell::new(HashMap::new()) }
+        Space { objects, moved: HashMap::new(), converted_in_place: HashSet::new(), old_rodata, new_rodata, literal_cache: RefCell::new(HashMap::new()) }
     }
 
     /// The index of the object whose block contains `addr`.
@@ -51,6 +53,10 @@ impl PointerSpace for Space<'_> {
 
     fn heap_new_base(&self, obj: &HeapObject) -> Option<u64> {
         self.moved.get(&obj.base).copied()
+    }
+
+    fn heap_converted_in_place(&self, obj: &HeapObject) -> bool {
+        self.converted_in_place.contains(&obj.base)
     }
 
     fn in_old_rodata(&self, addr: u64) -> bool {

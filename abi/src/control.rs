@@ -35,7 +35,69 @@ pub enum Request {
         timeout_ms: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         transform: Option<String>,
+        /// A fault for the new version to inject (`lucc update
+        /// --inject-fault`): proves that a failure there rolls back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fault: Option<Fault>,
     },
+}
+
+/// Where a new version injects a fault, as `lucc update --inject-fault
+/// POINT:KIND` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultPoint {
+    /// At the first update point, before the transfer.
+    Startup,
+    /// After the state is converted, before it is reported.
+    Transfer,
+    /// Everything done, just before reporting ready for commit.
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// A segmentation fault.
+    Crash,
+    /// abort().
+    Abort,
+    /// exit(1), running the program's exit handlers.
+    Exit,
+    /// Sleeps forever: the deadline must catch it.
+    Hang,
+    /// Reports a transfer error and exits.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    pub at: FaultPoint,
+    pub kind: FaultKind,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Fault, String> {
+        const USAGE: &str = "a fault is POINT:KIND, POINT one of startup, transfer, ready; KIND one of crash, abort, exit, hang, error";
+        let (at, kind) = s.split_once(':').ok_or_else(|| format!("{s:?}: {USAGE}"))?;
+        let at = match at {
+            "startup" => FaultPoint::Startup,
+            "transfer" => FaultPoint::Transfer,
+            "ready" => FaultPoint::Ready,
+            _ => return Err(format!("unknown fault point {at:?}: {USAGE}")),
+        };
+        let kind = match kind {
+            "crash" => FaultKind::Crash,
+            "abort" => FaultKind::Abort,
+            "exit" => FaultKind::Exit,
+            "hang" => FaultKind::Hang,
+            "error" => FaultKind::Error,
+            _ => return Err(format!("unknown fault kind {kind:?}: {USAGE}")),
+        };
+        Ok(Fault { at, kind })
+    }
 }
 
 /// Program to client.
@@ -121,6 +183,8 @@ pub enum FromOld {
         state_fd: i32,
         #[serde(default)]
         arena: Option<ArenaHandover>,
+        #[serde(default)]
+        fault: Option<Fault>,
     },
     /// The new process owns the program from now on.
     Commit,
@@ -224,9 +288,24 @@ mod tests {
             assert_eq!(line.matches('\n').count(), 1, "{line}");
             assert_eq!(decode::<Response>(&line).unwrap(), m);
         }
-        let r = Request::Update { new_binary: "/x".into(), timeout_ms: 5, transform: Some("[x]".into()) };
+        let r = Request::Update {
+            new_binary: "/x".into(),
+            timeout_ms: 5,
+            transform: Some("[x]".into()),
+            fault: Some("transfer:hang".parse().unwrap()),
+        };
         assert_eq!(decode::<Request>(&encode(&r)).unwrap(), r);
         assert_eq!(decode::<Request>(r#"{"type":"hello","version":1}"#).unwrap(), Request::Hello { version: 1 });
+    }
+
+    #[test]
+    fn fault_specs_parse_or_say_what_is_allowed() {
+        let f: Fault = "ready:crash".parse().unwrap();
+        assert_eq!(f, Fault { at: FaultPoint::Ready, kind: FaultKind::Crash });
+        let e = "commit:crash".parse::<Fault>().unwrap_err();
+        assert!(e.contains("unknown fault point") && e.contains("startup, transfer, ready"), "{e}");
+        assert!("transfer".parse::<Fault>().unwrap_err().contains("POINT:KIND"));
+        assert!("transfer:melt".parse::<Fault>().unwrap_err().contains("unknown fault kind"));
     }
 
     #[test]

@@ -60,6 +60,11 @@ impl Server {
     }
 
     /// Waits for the server to exit by itself; kills it after `timeout`.
+    /// The process started (an update replaces it by another).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn wait_exit(mut self, timeout: Duration) -> Result<(ExitStatus, String)> {
         let start = Instant::now();
         loop {

@@ -21,5 +21,7 @@ mod kvload;
 mod kvstore;
 #[path = "all/pairs.rs"]
 mod pairs;
+#[path = "all/rollback.rs"]
+mod rollback;
 #[path = "all/shapes.rs"]
 mod shapes;

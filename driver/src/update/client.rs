@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use lucc_abi::control::{decode, encode, socket_dir, socket_path, Outcome, Request, Response, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, socket_dir, socket_path, Fault, Outcome, Request, Response, PROTOCOL_VERSION};
 
 pub enum OpenError {
     /// Bad input or permission: nothing was changed.
@@ -78,8 +78,8 @@ impl Conn {
     }
 
     /// Sends the update and passes every reply to `seen` until the outcome.
-    pub fn update(&mut self, binary: &Path, timeout: Duration, transform: Option<String>, seen: &mut dyn FnMut(&Response)) -> Result<Outcome, Failure> {
-        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform };
+    pub fn update(&mut self, binary: &Path, timeout: Duration, transform: Option<String>, fault: Option<Fault>, seen: &mut dyn FnMut(&Response)) -> Result<Outcome, Failure> {
+        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform, fault };
         // The program answers within its timeout; the margin covers the rest.
         let _ = self.reader.get_ref().set_read_timeout(Some(timeout + Duration::from_secs(10)));
         self.send(&req).map_err(Failure::Other)?;

@@ -1,4 +1,5 @@
-//! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]`: replaces a
+//! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]
+//! [--inject-fault POINT:KIND]`: replaces a
 //! running lucc program by a new build of it, through its control socket
 //! (and `lucc status PID`, which asks the same socket about the program).
 //!
@@ -20,7 +21,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lucc_abi::control::{Outcome, Response};
+use lucc_abi::control::{Fault, Outcome, Response};
 
 pub const EXIT_COMMITTED: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
@@ -36,11 +37,13 @@ struct Args {
     json: bool,
     /// The transform file's text (the program parses it).
     transform: Option<String>,
+    /// Testing rollback: the new version fails on purpose.
+    fault: Option<Fault>,
 }
 
 fn parse(args: &[OsString]) -> Result<Args, String> {
     let mut pos = Vec::new();
-    let (mut timeout, mut json, mut transform) = (DEFAULT_TIMEOUT_SECS, false, None);
+    let (mut timeout, mut json, mut transform, mut fault) = (DEFAULT_TIMEOUT_SECS, false, None, None);
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -53,13 +56,17 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
                 let f = it.next().ok_or("--transform needs a file")?;
                 transform = Some(std::fs::read_to_string(&f).map_err(|e| format!("transform file {f}: {e}"))?);
             }
+            "--inject-fault" => {
+                let f = it.next().ok_or("--inject-fault needs POINT:KIND")?;
+                fault = Some(f.parse::<Fault>()?);
+            }
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             _ => pos.push(a),
         }
     }
     let [pid, binary] = pos.as_slice() else { return Err("expected PID and NEW-BINARY".into()) };
     let pid = pid.parse().map_err(|_| format!("bad PID {pid}"))?;
-    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform })
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault })
 }
 
 /// `lucc update ...`; returns the exit code.
@@ -67,7 +74,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]");
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--inject-fault POINT:KIND]");
             return EXIT_REFUSED;
         }
     };
@@ -81,7 +88,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
         Err(client::OpenError::Refused(e)) => return rep.refused(&e),
         Err(client::OpenError::Other(e)) => return rep.error(&e),
     };
-    let result = conn.update(&binary, args.timeout, args.transform.clone(), &mut |r| rep.response(r));
+    let result = conn.update(&binary, args.timeout, args.transform.clone(), args.fault, &mut |r| rep.response(r));
     match result {
         Ok(Outcome::Committed { new_pid }) => rep.committed(new_pid),
         Ok(Outcome::RolledBack { reason }) => rep.rolled_back(&reason),

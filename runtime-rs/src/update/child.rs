@@ -18,7 +18,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
-use lucc_abi::control::{decode, encode, ArenaHandover, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, ArenaHandover, Fault, FaultKind, FaultPoint, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
 
 use super::state::{Blob, TAG_RECORD};
 use super::{build_id, channel, role, set_role, swap_role, transfer, Role};
@@ -31,6 +31,7 @@ struct Inherited {
     old_build_id: String,
     blob: Blob,
     arena: Option<ArenaHandover>,
+    fault: Option<Fault>,
 }
 
 static INHERITED: Mutex<Option<Inherited>> = Mutex::new(None);
@@ -78,10 +79,10 @@ pub fn started_by_update() -> bool {
         Some(fd) if is_socket(fd) => fd,
         _ => return false, // not ours: a stray variable, run normally
     };
-    let (cloexec, old_build_id, state_fd, arena) =
+    let (cloexec, old_build_id, state_fd, arena, fault) =
         match channel::recv(fd).and_then(|l| decode::<FromOld>(&l.ok_or("old process closed the channel")?)) {
-            Ok(FromOld::Hello { version, cloexec, build_id, state_fd, arena }) if version == PROTOCOL_VERSION => {
-                (cloexec, build_id, state_fd, arena)
+            Ok(FromOld::Hello { version, cloexec, build_id, state_fd, arena, fault }) if version == PROTOCOL_VERSION => {
+                (cloexec, build_id, state_fd, arena, fault)
             }
             Ok(FromOld::Hello { version, .. }) => {
                 fail(fd, format!("old process speaks update protocol {version}, this one {PROTOCOL_VERSION}"))
@@ -106,7 +107,7 @@ pub fn started_by_update() -> bool {
     if let Err(e) = crate::startup::begin_replay(blob.section(TAG_RECORD).unwrap_or_default()) {
         fail(fd, format!("the old startup record: {e}"));
     }
-    *INHERITED.lock().unwrap() = Some(Inherited { old_build_id, blob, arena });
+    *INHERITED.lock().unwrap() = Some(Inherited { old_build_id, blob, arena, fault });
     for d in cloexec.into_iter().chain([fd]) {
         // SAFETY: sets a flag on a descriptor we inherited.
         unsafe { libc::fcntl(d, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -117,6 +118,27 @@ pub fn started_by_update() -> bool {
     CHANNEL.store(fd, Ordering::Release);
     set_role(Role::NewVersion);
     true
+}
+
+/// `lucc update --inject-fault`: fails here in the way asked, as a broken
+/// new version would, so that tests can see the update roll back.
+fn inject(fd: RawFd, fault: Option<Fault>, here: FaultPoint) {
+    let Some(f) = fault.filter(|f| f.at == here) else { return };
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("lucc: injecting {:?} at {:?}\n", f.kind, f.at).as_bytes());
+    match f.kind {
+        // SAFETY: deliberately fatal, as asked.
+        FaultKind::Crash => unsafe {
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+            libc::raise(libc::SIGSEGV);
+        },
+        FaultKind::Abort => std::process::abort(),
+        // SAFETY: the program's exit, handlers and all, as a buggy version might.
+        FaultKind::Exit => unsafe { libc::exit(1) },
+        FaultKind::Hang => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        FaultKind::Error => fail(fd, format!("injected fault at {:?}", f.at).to_lowercase()),
+    }
 }
 
 /// At an update point of a new version: the first thread reports Ready and
@@ -132,13 +154,18 @@ pub(super) fn at_first_point() {
     }
     let fd = CHANNEL.load(Ordering::Acquire);
     crate::startup::end_startup();
+    let inherited = INHERITED.lock().unwrap().take();
+    let Some(inh) = inherited else { fail(fd, "state handed over twice".into()) };
+    let fault = inh.fault;
+    inject(fd, fault, FaultPoint::Startup);
     if let Err(e) = channel::send(fd, &encode(&FromNew::StartupDone)) {
         fail(fd, e);
     }
-    let inherited = INHERITED.lock().unwrap().take();
-    let Some(inh) = inherited else { fail(fd, "state handed over twice".into()) };
     let counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena));
     drop(inh);
+    if counts.is_ok() {
+        inject(fd, fault, FaultPoint::Transfer);
+    }
     match counts {
         Ok(c) => {
             if let Err(e) = channel::send(fd, &encode(&FromNew::Transferred(c))) {
@@ -150,6 +177,7 @@ pub(super) fn at_first_point() {
     if let Err(e) = on_first_update_point() {
         fail(fd, e);
     }
+    inject(fd, fault, FaultPoint::Ready);
     if let Err(e) = channel::send(fd, &encode(&FromNew::Ready)) {
         fail(fd, e);
     }

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lucc_abi::control::{decode, encode, FromNew, FromOld, Outcome, Response, Stage, TransferCounts, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, Fault, FromNew, FromOld, Outcome, Response, Stage, TransferCounts, PROTOCOL_VERSION};
 
 use super::{channel, quiesce, spawn, state};
 
@@ -44,6 +44,7 @@ pub fn run(
     new_binary: &str,
     timeout: Duration,
     transform: Option<&str>,
+    fault: Option<Fault>,
     runtime_fds: &[RawFd],
     report: &mut dyn FnMut(&Response),
 ) -> Result<Outcome, String> {
@@ -57,7 +58,7 @@ pub fn run(
         return Err(format!("{new_binary} is not an absolute path to an executable"));
     }
     st.done(Stage::Request, true, new_binary.into());
-    Ok(quiesce_spawn_commit(path, deadline, transform, runtime_fds, &mut st))
+    Ok(quiesce_spawn_commit(path, deadline, transform, fault, runtime_fds, &mut st))
 }
 
 /// Puts the old process back as it was: the new one is dead, the shared
@@ -71,6 +72,7 @@ fn quiesce_spawn_commit(
     path: &Path,
     deadline: Instant,
     transform: Option<&str>,
+    fault: Option<Fault>,
     runtime_fds: &[RawFd],
     st: &mut Stages<'_>,
 ) -> Outcome {
@@ -86,7 +88,7 @@ fn quiesce_spawn_commit(
             return st.roll_back(Stage::Spawn, format!("capturing the state: {e}"));
         }
     };
-    let handover = spawn::Handover { state_fd: captured.state.as_raw_fd(), arena: captured.arena };
+    let handover = spawn::Handover { state_fd: captured.state.as_raw_fd(), arena: captured.arena, fault };
     let spawned = spawn::spawn(path, runtime_fds, &handover);
     // The child has its copy; ours is of no further use.
     drop(captured.state);
@@ -131,52 +133,71 @@ fn kill(pid: libc::pid_t) {
     }
 }
 
-/// Some(description) once the child has exited (and is reaped).
-fn exited(pid: libc::pid_t) -> Option<String> {
+/// Some(description) once the child has exited (and is reaped); `stage`
+/// says how far it had come.
+fn exited(pid: libc::pid_t, stage: Stage) -> Option<String> {
     let mut status = 0;
     // SAFETY: non-blocking wait for our own child.
     if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
         return None;
     }
+    let when = match stage {
+        Stage::Startup => "before its first update point",
+        Stage::Transfer => "during the state transfer",
+        _ => "before it was ready to commit",
+    };
     Some(if libc::WIFSIGNALED(status) {
-        format!("new process killed by signal {}", libc::WTERMSIG(status))
+        format!("new process killed by signal {} {when}", libc::WTERMSIG(status))
     } else {
-        format!("new process exited with status {} before its first update point", libc::WEXITSTATUS(status))
+        format!("new process exited with status {} {when}", libc::WEXITSTATUS(status))
     })
 }
 
 /// Waits for the new version's hello, the end of its startup, its
 /// transfer, then Ready; reports the stages as they finish. Err names the
-/// stage that failed.
+/// stage that failed. What the new process said is read before its exit
+/// is looked at, so that an error it reported and then died of is the
+/// reason given, not just its exit status.
 fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant, st: &mut Stages<'_>) -> Result<(), (Stage, String)> {
     let mut hello = false;
     let mut eof = false;
     let mut stage = Stage::Startup;
     loop {
-        if let Some(why) = exited(pid) {
-            return Err((stage, why));
-        }
         let now = Instant::now();
-        if now >= deadline {
-            let what = match stage {
-                Stage::Startup => "new process did not reach an update point before the deadline",
-                _ => "new process did not finish the state transfer before the deadline",
-            };
-            return Err((stage, what.into()));
-        }
-        if eof {
-            // Closed its end: it is exiting; give it a tick to be reaped.
-            std::thread::sleep(TICK.min(deadline - now));
-            continue;
-        }
-        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one pollfd on the stack.
-        let n = unsafe { libc::poll(&mut p, 1, TICK.min(deadline - now).as_millis().max(1) as i32) };
-        if n <= 0 {
-            continue;
-        }
-        let Some(line) = channel::recv(fd).map_err(|e| (stage, e))? else {
-            eof = true;
+        let line = if eof {
+            None
+        } else {
+            let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            let wait = TICK.min(deadline.saturating_duration_since(now)).as_millis().max(1) as i32;
+            // SAFETY: one pollfd on the stack.
+            if unsafe { libc::poll(&mut p, 1, wait) } > 0 {
+                match channel::recv(fd).map_err(|e| (stage, e))? {
+                    Some(l) => Some(l),
+                    None => {
+                        eof = true;
+                        None
+                    }
+                }
+            } else {
+                None
+            }
+        };
+        let Some(line) = line else {
+            if let Some(why) = exited(pid, stage) {
+                return Err((stage, why));
+            }
+            if Instant::now() >= deadline {
+                let what = match stage {
+                    Stage::Startup => "new process did not reach an update point before the deadline",
+                    Stage::Transfer => "new process did not finish the state transfer before the deadline",
+                    _ => "new process did not report ready before the deadline",
+                };
+                return Err((stage, what.into()));
+            }
+            if eof {
+                // Closed its end: it is exiting; give it a tick to be reaped.
+                std::thread::sleep(TICK.min(deadline.saturating_duration_since(Instant::now())));
+            }
             continue;
         };
         match decode::<FromNew>(&line).map_err(|e| (stage, e))? {

@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use lucc_abi::control::{encode, ArenaHandover, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
+use lucc_abi::control::{encode, ArenaHandover, Fault, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
 
 use super::{build_id, channel};
 
@@ -39,6 +39,8 @@ fn cstring(b: &[u8]) -> Result<CString, String> {
 pub struct Handover {
     pub state_fd: RawFd,
     pub arena: ArenaHandover,
+    /// A fault the new version is to inject (testing rollback).
+    pub fault: Option<Fault>,
 }
 
 /// Forks and execs `binary`; `runtime_fds` (control socket, client
@@ -105,6 +107,7 @@ pub fn spawn(binary: &Path, runtime_fds: &[RawFd], handover: &Handover) -> Resul
         cloexec,
         state_fd: handover.state_fd,
         arena: Some(handover.arena),
+        fault: handover.fault,
     };
     // A failure here shows up as the child's failed handshake.
     let _ = channel::send(ours.as_raw_fd(), &encode(&hello));

@@ -225,6 +225,9 @@ pub struct TransferCounts {
     pub startup_freed: u64,
     /// Kernel epoll registrations rewritten to moved objects.
     pub epoll_rewritten: u64,
+    /// The program's transfer callbacks run (lucc.h).
+    #[serde(default)]
+    pub callbacks: u64,
     pub ms: u64,
 }
 

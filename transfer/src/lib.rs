@@ -111,6 +111,16 @@ impl<'a> Transfer<'a> {
         }
     }
 
+    /// The new version's type for objects of `site`, paired as
+    /// `site_plan` pairs them; `None` for untyped sites.
+    pub fn site_new_type(&self, site: SiteId) -> Option<TypeId> {
+        let old = self.types.old.site(site).and_then(|s| s.ty)?;
+        match self.types.new.site(site) {
+            Some(s) => s.ty,
+            None => self.types.new_type_for(old),
+        }
+    }
+
     /// The new version's type named like old type `old_ty` (renames
     /// applied).
     pub fn new_type_for(&self, old_ty: TypeId) -> Option<TypeId> {

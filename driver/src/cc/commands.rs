@@ -50,6 +50,8 @@ pub fn frontend(tc: &Toolchain, inv: &Invocation, input: &Input, bitcode: &Path)
     if let Some(inc) = &tc.include {
         args.push(format!("-I{}", inc.display()));
     }
+    // Lets a source that also builds with plain cc use lucc.h only here.
+    args.push("-D__LUCC__=1".into());
     args.extend([opt_word(inv), "-Xclang".into(), "-disable-llvm-passes".into(), "-g".into()]);
     args.extend(["-emit-llvm".into(), "-c".into()]);
     if inv.dep_file {

@@ -18,9 +18,11 @@
 //! - `image`: the executable's load bias and data segments;
 //! - `state`: the old process's state image (memfd) and its capture;
 //! - `transfer`: the new process's transfer stage (old heap adopted,
-//!   variables and changed objects converted, startup heap settled).
+//!   variables and changed objects converted, startup heap settled);
+//! - `callbacks`: the program's transfer callbacks (lucc.h).
 
 pub mod build_id;
+pub mod callbacks;
 pub mod channel;
 pub mod child;
 pub mod image;

@@ -215,9 +215,9 @@ fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant, st: &mut Stages<'_
                     Stage::Transfer,
                     true,
                     format!(
-                        "{} objects ({} bytes), {} converted ({} moved), {} variables, {} pointers remapped, {} words traced conservatively, new startup: {} objects kept, {} freed; {} epoll registrations rewritten",
+                        "{} objects ({} bytes), {} converted ({} moved), {} variables, {} pointers remapped, {} words traced conservatively, new startup: {} objects kept, {} freed; {} epoll registrations rewritten; {} transfer callbacks",
                         c.objects, c.bytes, c.converted, c.moved, c.variables, c.pointers, c.conservative_words,
-                        c.startup_kept, c.startup_freed, c.epoll_rewritten
+                        c.startup_kept, c.startup_freed, c.epoll_rewritten, c.callbacks
                     ),
                     Some(c.clone()),
                 );

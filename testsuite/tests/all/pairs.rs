@@ -225,6 +225,7 @@ pair_tests! {
     pair_cycles_shared: "cycles_shared" "" => Outcome::Commit;
     pair_void_containers: "void_containers" "" => Outcome::Commit;
     pair_static_locals: "static_locals" "" => Outcome::Commit;
+    pair_callbacks: "callbacks" "" => Outcome::Commit;
     pair_renamed_field: "renamed_field" "" => Outcome::Commit;
     pair_renamed_global: "renamed_global" "" => Outcome::Commit;
     pair_type_removed_unmappable_rolls_back: "type_removed_unmappable" "" => Outcome::RollBack(&["struct conn.fd", "cannot convert"]);
@@ -250,6 +251,7 @@ fn pair_tests_cover_every_pair() {
         "cycles_shared",
         "void_containers",
         "static_locals",
+        "callbacks",
         "renamed_field",
         "renamed_global",
         "type_removed_unmappable",

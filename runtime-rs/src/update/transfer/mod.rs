@@ -13,7 +13,8 @@
 //! 4. convert objects, then variables (each reads a private copy of its
 //!    old bytes, so nothing reads a value already converted);
 //! 5. free the blocks of moved objects; settle the startup heap; rewrite
-//!    kernel epoll registrations that point at moved objects.
+//!    kernel epoll registrations that point at moved objects;
+//! 6. run the program's transfer callbacks (`callbacks`).
 //!
 //! Any error leaves the process to be killed by the caller: the old
 //! process, never written, resumes.
@@ -28,10 +29,26 @@ use lucc_abi::control::{ArenaHandover, TransferCounts};
 use lucc_abi::sidecar::Sidecar;
 use lucc_transfer::{Biases, Class, PlanId, PointerSpace, Transfer, Transform};
 
-use super::image;
+use super::{callbacks, image};
 use super::state::{Blob, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
 use crate::alloc::transfer as heap;
 use space::Space;
+
+/// The callback registered for objects of type `ty` (by its name or the
+/// name of a typedef it goes through).
+fn type_callback(sc: &Sidecar, mut ty: lucc_abi::sidecar::TypeId) -> Option<(callbacks::ObjectFn, usize)> {
+    for _ in 0..16 {
+        let t = sc.ty(ty)?;
+        if let Some(cb) = callbacks::for_type(&t.name) {
+            return Some(cb);
+        }
+        match t.kind {
+            lucc_abi::sidecar::TypeKind::Typedef { target: Some(next) } => ty = next,
+            _ => return None,
+        }
+    }
+    None
+}
 
 fn new_sidecar() -> Result<Sidecar, String> {
     let exe = std::fs::read_link("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
@@ -153,6 +170,36 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
         });
     }
 
+    // The old bytes of what a transfer callback wants, before conversion
+    // overwrites them; called once everything else is settled.
+    let mut calls: Vec<callbacks::Call> = Vec::new();
+    if callbacks::any_registered() {
+        for (i, (o, p)) in objects.iter().zip(&plans).enumerate() {
+            let Some(p) = p else { continue };
+            let Some((f, arg)) = tr.site_new_type(o.site).and_then(|ty| type_callback(&new_sc, ty)) else {
+                continue;
+            };
+            let info = tr.plan_info(*p);
+            let t = Space::typed(o);
+            let base = match dests[i] {
+                Some(Dest::Moved { user, .. }) => user + u64::from(o.offset),
+                _ => t.base,
+            };
+            let n = (t.size / info.old_size.max(1)).max(1);
+            for k in 0..n {
+                let old = slice(t.base + k * info.old_size, info.old_size.min(t.size)).to_vec();
+                calls.push(callbacks::Call {
+                    what: format!("the object at {:#x} (site {:#x})", base + k * info.new_size, o.site),
+                    f,
+                    arg,
+                    old,
+                    new_addr: base + k * info.new_size,
+                    new_len: info.new_size,
+                });
+            }
+        }
+    }
+
     // 4. Objects, then variables.
     for (i, (o, p)) in objects.iter().zip(&plans).enumerate() {
         let t = Space::typed(o);
@@ -196,6 +243,16 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
         let old = old_var(v.old_address, v.old_size)?;
         tr.convert_variable(i, old, slice_mut(v.new_address, v.new_size), &space).map_err(|e| e.to_string())?;
         counts.variables += 1;
+        if let Some((f, arg)) = callbacks::for_variable(&v.name) {
+            calls.push(callbacks::Call {
+                what: format!("variable {}", v.name),
+                f,
+                arg,
+                old: old.to_vec(),
+                new_addr: v.new_address,
+                new_len: v.new_size,
+            });
+        }
     }
 
     // 5. Moved objects' old blocks, the startup heap, the kernel.
@@ -216,6 +273,11 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
     counts.startup_kept = settled.kept;
     counts.startup_freed = settled.freed;
     counts.epoll_rewritten = rewrite_epoll(blob, &space, &mut tr, &settled.moved);
+
+    // 6. The program's own transfer callbacks.
+    if callbacks::any_registered() {
+        counts.callbacks = callbacks::run(calls, &mut |v| tr.remap_pointer(v, &space).ok())?;
+    }
 
     let r = tr.report();
     let p = &r.pointers;

@@ -255,6 +255,15 @@ pub mod transfer {
         }
     }
 
+    /// Attributes a tracked object to another allocation site.
+    ///
+    /// # Safety
+    /// `user` is a live tracked object and no other thread allocates or
+    /// frees while this runs (the transfer runs alone).
+    pub unsafe fn set_site(user: *mut u8, site: u32) {
+        (*Header::of_user(user)).site = site;
+    }
+
     /// A fresh tracked object of `size` bytes with the given attribution.
     pub fn alloc_like(size: usize, site: u32, offset: u16) -> *mut u8 {
         // SAFETY: plain allocation.

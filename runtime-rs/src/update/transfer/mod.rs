@@ -30,9 +30,40 @@ use lucc_abi::sidecar::Sidecar;
 use lucc_transfer::{Biases, Class, PlanId, PointerSpace, Transfer, Transform};
 
 use super::{callbacks, image};
-use super::state::{Blob, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
+use super::state::{Blob, ObjectEntry, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
 use crate::alloc::transfer as heap;
 use space::Space;
+
+/// Objects keep the allocation site of the version that allocated them;
+/// the next update reads this version's sidecar, which may not know that
+/// site (v2 allocates from other lines than v1). An object whose site this
+/// version lacks is attributed to a site of this version that allocates
+/// its new type (with the same offset inside the block when one does), so
+/// that it stays typed through every later update.
+fn retag_foreign_sites(new_sc: &Sidecar, tr: &Transfer<'_>, objects: &[ObjectEntry], plans: &[Option<PlanId>], dests: &[Option<Dest>]) {
+    let mut by_type: HashMap<(lucc_abi::sidecar::TypeId, i64), u32> = HashMap::new();
+    let mut by_type_any: HashMap<lucc_abi::sidecar::TypeId, u32> = HashMap::new();
+    // Sites sorted by id: the representative is the same in every run.
+    let mut sites: Vec<_> = new_sc.sites.iter().filter_map(|s| s.ty.map(|t| (s.id, t, s.offset))).collect();
+    sites.sort();
+    for (id, ty, off) in sites {
+        by_type.entry((ty, off)).or_insert(id);
+        by_type_any.entry(ty).or_insert(id);
+    }
+    for (i, (o, p)) in objects.iter().zip(plans).enumerate() {
+        if p.is_none() || new_sc.site(o.site).is_some() {
+            continue;
+        }
+        let Some(ty) = tr.site_new_type(o.site) else { continue };
+        let Some(&site) = by_type.get(&(ty, i64::from(o.offset))).or_else(|| by_type_any.get(&ty)) else { continue };
+        let user = match dests[i] {
+            Some(Dest::Moved { user, .. }) => user,
+            _ => o.addr,
+        };
+        // SAFETY: a live tracked object; the transfer runs alone.
+        unsafe { heap::set_site(user as *mut u8, site) };
+    }
+}
 
 /// The callback registered for objects of type `ty` (by its name or the
 /// name of a typedef it goes through).
@@ -154,8 +185,10 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
         let t = Space::typed(o);
         let n = (t.size / info.old_size.max(1)).max(1);
         let new_len = info.new_size * n;
+        // Room for the typed object: the block from its user pointer (the
+        // tracked one; the typed base may lie past a wrapper's header).
         // SAFETY: a live tracked object.
-        let cap = unsafe { heap::capacity(t.base as *mut u8) } as u64;
+        let cap = (unsafe { heap::capacity(o.addr as *mut u8) } as u64).saturating_sub(u64::from(o.offset));
         dests[i] = Some(if new_len <= cap {
             space.converted_in_place.insert(t.base);
             Dest::InPlace { new_len }
@@ -233,6 +266,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
             }
         }
     }
+    retag_foreign_sites(&new_sc, &tr, objects, &plans, &dests);
     let writable = image::writable_ranges();
     for (i, v) in vars.iter().enumerate() {
         let end = v.new_address + v.new_size;

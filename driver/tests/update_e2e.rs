@@ -41,6 +41,7 @@ fn programs() -> &'static Path {
         let variants: &[(&str, &[&str])] = &[
             ("v1", &["-DVERSION=\"v1\""]),
             ("v2", &["-DVERSION=\"v2\""]),
+            ("v1_nodump", &["-DVERSION=\"v1\"", "-DNON_DUMPABLE"]),
             ("abort", &["-DVERSION=\"bad\"", "-DSTARTUP_ABORT"]),
             ("exit", &["-DVERSION=\"bad\"", "-DSTARTUP_EXIT"]),
             ("hang", &["-DVERSION=\"bad\"", "-DSTARTUP_HANG"]),
@@ -109,10 +110,14 @@ fn socket_of(xdg: &Path, pid: u32) -> PathBuf {
 }
 
 fn start_in(xdg: tempfile::TempDir, wait_socket: bool) -> Server {
+    start_variant("v1", xdg, wait_socket)
+}
+
+fn start_variant(variant: &str, xdg: tempfile::TempDir, wait_socket: bool) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let lfd = listener.as_raw_fd();
-    let mut cmd = Command::new(programs().join("v1"));
+    let mut cmd = Command::new(programs().join(variant));
     cmd.env("LISTEN_FDS", "1").env("XDG_RUNTIME_DIR", xdg.path()).stdout(Stdio::null());
     // SAFETY: dup2 and fcntl are async-signal-safe; fd 3 of the child is
     // the listener (dup2 onto itself would keep its close-on-exec flag).
@@ -205,6 +210,23 @@ fn update_commits_and_the_new_version_serves() {
     // The new version can be updated in turn.
     wait_for(&socket_of(s.xdg.path(), new_pid as u32));
     assert!(!socket_of(s.xdg.path(), s.child.id()).exists(), "the old socket is removed");
+}
+
+/// A server that made itself non-dumpable (as one does after dropping
+/// privileges) cannot be read through /proc/PID/mem or ptrace by anyone
+/// but root: the update must not need either.
+#[test]
+fn non_dumpable_program_is_updated() {
+    let mut s = start_variant("v1_nodump", tempfile::tempdir().unwrap(), true);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+    let mut old_conn = connect(s.port);
+    assert_eq!(ask(&mut old_conn), "v1");
+    let out = update(&s, "v2", &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{status}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    s.successor = Some(report["new_pid"].as_i64().unwrap() as i32);
+    s.child.wait().unwrap();
+    assert_eq!(ask(&mut old_conn), "v2");
 }
 
 #[test]

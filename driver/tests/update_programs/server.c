@@ -4,12 +4,14 @@
  * fd 3 (socket activation, LISTEN_FDS=1), so a new version started by an
  * update finds it there without binding. Built with -DVERSION="..." and
  * one of the failure modes a new version can have before its first
- * update point: -DSTARTUP_ABORT, -DSTARTUP_EXIT, -DSTARTUP_HANG. */
+ * update point: -DSTARTUP_ABORT, -DSTARTUP_EXIT, -DSTARTUP_HANG.
+ * -DNON_DUMPABLE makes it non-dumpable first. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +25,13 @@ int main(void) {
         fprintf(stderr, "server: expects its listening socket on fd 3 (LISTEN_FDS=1)\n");
         return 2;
     }
+#ifdef NON_DUMPABLE
+    /* What a daemon's privilege drop does: no /proc/PID/mem, no ptrace. */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+        perror("server: prctl");
+        return 2;
+    }
+#endif
 #ifdef STARTUP_ABORT
     abort();
 #endif

@@ -39,6 +39,10 @@ pub enum Request {
         /// --inject-fault`): proves that a failure there rolls back.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fault: Option<Fault>,
+        /// Everything up to and including the transfer, into a new process
+        /// that is then discarded: the program runs on untouched.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dry_run: bool,
     },
 }
 
@@ -161,6 +165,9 @@ pub enum Outcome {
     Committed { new_pid: u32 },
     /// The new process was killed; the old one resumed.
     RolledBack { reason: String },
+    /// A dry run reached ready: the update would have committed. The new
+    /// process (`new_pid`, now gone) was discarded.
+    WouldCommit { new_pid: u32 },
 }
 
 /// Old process to new over the update channel.
@@ -296,6 +303,7 @@ mod tests {
             timeout_ms: 5,
             transform: Some("[x]".into()),
             fault: Some("transfer:hang".parse().unwrap()),
+            dry_run: true,
         };
         assert_eq!(decode::<Request>(&encode(&r)).unwrap(), r);
         assert_eq!(decode::<Request>(r#"{"type":"hello","version":1}"#).unwrap(), Request::Hello { version: 1 });

@@ -78,8 +78,8 @@ impl Conn {
     }
 
     /// Sends the update and passes every reply to `seen` until the outcome.
-    pub fn update(&mut self, binary: &Path, timeout: Duration, transform: Option<String>, fault: Option<Fault>, seen: &mut dyn FnMut(&Response)) -> Result<Outcome, Failure> {
-        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform, fault };
+    pub fn update(&mut self, binary: &Path, timeout: Duration, transform: Option<String>, fault: Option<Fault>, dry_run: bool, seen: &mut dyn FnMut(&Response)) -> Result<Outcome, Failure> {
+        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform, fault, dry_run };
         // The program answers within its timeout; the margin covers the rest.
         let _ = self.reader.get_ref().set_read_timeout(Some(timeout + Duration::from_secs(10)));
         self.send(&req).map_err(Failure::Other)?;

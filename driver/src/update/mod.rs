@@ -1,5 +1,5 @@
 //! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]
-//! [--inject-fault POINT:KIND]`: replaces a
+//! [--dry-run] [--inject-fault POINT:KIND]`: replaces a
 //! running lucc program by a new build of it, through its control socket
 //! (and `lucc status PID`, which asks the same socket about the program).
 //!
@@ -39,15 +39,18 @@ struct Args {
     transform: Option<String>,
     /// Testing rollback: the new version fails on purpose.
     fault: Option<Fault>,
+    /// Up to ready, then the new process is discarded.
+    dry_run: bool,
 }
 
 fn parse(args: &[OsString]) -> Result<Args, String> {
     let mut pos = Vec::new();
-    let (mut timeout, mut json, mut transform, mut fault) = (DEFAULT_TIMEOUT_SECS, false, None, None);
+    let (mut timeout, mut json, mut transform, mut fault, mut dry_run) = (DEFAULT_TIMEOUT_SECS, false, None, None, false);
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
+            "--dry-run" => dry_run = true,
             "--timeout" => {
                 let v = it.next().ok_or("--timeout needs a number of seconds")?;
                 timeout = v.parse().ok().filter(|t: &f64| t.is_finite() && *t > 0.0).ok_or(format!("bad --timeout {v}"))?;
@@ -66,7 +69,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     }
     let [pid, binary] = pos.as_slice() else { return Err("expected PID and NEW-BINARY".into()) };
     let pid = pid.parse().map_err(|_| format!("bad PID {pid}"))?;
-    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault })
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run })
 }
 
 /// `lucc update ...`; returns the exit code.
@@ -74,7 +77,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--inject-fault POINT:KIND]");
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND]");
             return EXIT_REFUSED;
         }
     };
@@ -88,10 +91,11 @@ pub fn update_main(args: &[OsString]) -> i32 {
         Err(client::OpenError::Refused(e)) => return rep.refused(&e),
         Err(client::OpenError::Other(e)) => return rep.error(&e),
     };
-    let result = conn.update(&binary, args.timeout, args.transform.clone(), args.fault, &mut |r| rep.response(r));
+    let result = conn.update(&binary, args.timeout, args.transform.clone(), args.fault, args.dry_run, &mut |r| rep.response(r));
     match result {
         Ok(Outcome::Committed { new_pid }) => rep.committed(new_pid),
         Ok(Outcome::RolledBack { reason }) => rep.rolled_back(&reason),
+        Ok(Outcome::WouldCommit { new_pid }) => rep.would_commit(new_pid),
         Err(client::Failure::Refused(e)) => rep.refused(&e),
         Err(client::Failure::Other(e)) => rep.error(&e),
     }

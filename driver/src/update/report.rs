@@ -54,6 +54,16 @@ impl Report {
         self.finish("committed", json!({ "new_pid": new_pid }), format!("committed: process {} replaced by pid {new_pid}", self.pid), EXIT_COMMITTED)
     }
 
+    /// A dry run that reached ready: exit 0, as the update would have.
+    pub fn would_commit(&self, discarded_pid: u32) -> i32 {
+        self.finish(
+            "would_commit",
+            json!({ "dry_run": true, "discarded_pid": discarded_pid }),
+            format!("dry run: the update would commit (new process {discarded_pid} discarded); process {} runs on untouched", self.pid),
+            EXIT_COMMITTED,
+        )
+    }
+
     pub fn rolled_back(&self, reason: &str) -> i32 {
         self.finish("rolled_back", json!({ "reason": reason }), format!("rolled back ({reason}); process {} runs on", self.pid), EXIT_ROLLED_BACK)
     }

@@ -45,6 +45,7 @@ pub fn run(
     timeout: Duration,
     transform: Option<&str>,
     fault: Option<Fault>,
+    dry_run: bool,
     runtime_fds: &[RawFd],
     report: &mut dyn FnMut(&Response),
 ) -> Result<Outcome, String> {
@@ -58,7 +59,7 @@ pub fn run(
         return Err(format!("{new_binary} is not an absolute path to an executable"));
     }
     st.done(Stage::Request, true, new_binary.into());
-    Ok(quiesce_spawn_commit(path, deadline, transform, fault, runtime_fds, &mut st))
+    Ok(quiesce_spawn_commit(path, deadline, transform, fault, dry_run, runtime_fds, &mut st))
 }
 
 /// Puts the old process back as it was: the new one is dead, the shared
@@ -73,6 +74,7 @@ fn quiesce_spawn_commit(
     deadline: Instant,
     transform: Option<&str>,
     fault: Option<Fault>,
+    dry_run: bool,
     runtime_fds: &[RawFd],
     st: &mut Stages<'_>,
 ) -> Outcome {
@@ -112,6 +114,14 @@ fn quiesce_spawn_commit(
         return st.roll_back(stage, e);
     }
 
+    if dry_run {
+        // Ready is as far as a dry run goes: the new process, which has
+        // written nothing the old one uses, is discarded like a failed one.
+        kill(child.pid);
+        resume_old();
+        st.done(Stage::Commit, true, "dry run: the update would commit; new process discarded".into());
+        return Outcome::WouldCommit { new_pid: child.pid as u32 };
+    }
     if let Err(e) = channel::send(fd, &encode(&FromOld::Commit)) {
         kill(child.pid);
         resume_old();

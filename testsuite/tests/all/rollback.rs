@@ -198,6 +198,63 @@ fn failure_in_every_stage_rolls_back_and_the_old_server_is_unchanged() {
     server.wait_exit(EXIT_TIMEOUT).unwrap_or_else(|e| panic!("old process: {e:#}"));
 }
 
+/// The transfer stage's counts in a report.
+fn transfer_counts(json: &Value) -> Value {
+    json["stages"]
+        .as_array()
+        .and_then(|st| st.iter().find(|s| s["stage"] == "transfer"))
+        .map(|s| {
+            let mut c = s["counts"].clone();
+            // Time is not a prediction.
+            c.as_object_mut().map(|o| o.remove("ms"));
+            c
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// `--dry-run` goes through the transfer into a new process that is then
+/// discarded: the server's answers and heap are untouched, a dry run of a
+/// failing update fails the same way, and the real update that follows
+/// does what the dry run predicted.
+#[test]
+fn dry_run_changes_nothing_and_predicts_the_update() {
+    let v1 = built(KVSTORE, Compiler::Lucc).exe;
+    let v2 = built(KVSTORE_V2, Compiler::Lucc).exe;
+    let server = Server::start(&v1, &[]).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut conns = [
+        LineClient::connect(server.port).unwrap_or_else(|e| panic!("{e:#}")),
+        LineClient::connect(server.port).unwrap_or_else(|e| panic!("{e:#}")),
+    ];
+    let [a, b] = &mut conns;
+    build_state(a, b).unwrap_or_else(|e| panic!("{e:#}"));
+
+    let before_a = snapshot(&mut conns[0]).unwrap_or_else(|e| panic!("{e:#}"));
+    let before_b = snapshot(&mut conns[0]).unwrap_or_else(|e| panic!("{e:#}"));
+    let dry = lucc_update(server.pid(), &v2, &["--dry-run"]);
+    assert_eq!(dry.code, EXIT_COMMITTED, "{}", dry.text);
+    assert_eq!(dry.json["outcome"], "would_commit", "{}", dry.text);
+    let discarded = dry.json["discarded_pid"].as_u64().expect("discarded_pid") as u32;
+    assert!(!process_alive(discarded), "the dry run's new process {discarded} is still running");
+    let after = snapshot(&mut conns[0]).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_unchanged(&before_a, &before_b, &after, "after a dry run");
+    assert_served_by_v1(&mut conns[1], "after a dry run");
+
+    let dry_fail = lucc_update(server.pid(), &v2, &["--dry-run", "--inject-fault", "transfer:crash"]);
+    assert_eq!(dry_fail.code, EXIT_ROLLED_BACK, "{}", dry_fail.text);
+    assert_served_by_v1(&mut conns[1], "after a failing dry run");
+
+    // Nothing changed since the dry run: the real update must match it.
+    let dry = lucc_update(server.pid(), &v2, &["--dry-run"]);
+    assert_eq!(dry.code, EXIT_COMMITTED, "{}", dry.text);
+    let up = lucc_update(server.pid(), &v2, &[]);
+    assert_eq!(up.code, EXIT_COMMITTED, "{}", up.text);
+    let new_pid = up.json["new_pid"].as_u64().expect("new_pid") as u32;
+    let _guard = KillOnDrop(new_pid);
+    assert_eq!(transfer_counts(&up.json), transfer_counts(&dry.json), "the dry run's prediction\n{}\n{}", dry.text, up.text);
+    assert_eq!(conns[1].request("VERSION").unwrap(), "v2");
+    assert_eq!(conns[0].request("SHUTDOWN").unwrap_or_default(), "BYE");
+}
+
 #[test]
 fn unknown_fault_is_refused_before_anything_happens() {
     let v1 = built(KVSTORE, Compiler::Lucc).exe;

@@ -66,9 +66,21 @@ impl Embed<'_> {
 
 /// Rebuilds `@llvm.used` with `extra` appended (the C API has no helper).
 unsafe fn append_to_used(module: LLVMModuleRef, extra: &[Value]) {
+    append_to_list(module, c"llvm.used", extra)
+}
+
+/// Rebuilds `@llvm.compiler.used` with `extra` appended: the optimiser
+/// must leave these globals as they are, the linker may still drop them.
+pub(crate) unsafe fn append_to_compiler_used(module: LLVMModuleRef, extra: &[Value]) {
+    append_to_list(module, c"llvm.compiler.used", extra)
+}
+
+unsafe fn append_to_list(module: LLVMModuleRef, used_name: &std::ffi::CStr, extra: &[Value]) {
+    if extra.is_empty() {
+        return;
+    }
     let ctx = LLVMGetModuleContext(module);
     let i8p = LLVMPointerType(LLVMInt8TypeInContext(ctx), 0);
-    let used_name = c"llvm.used";
     let mut elems = Vec::new();
     let old = LLVMGetNamedGlobal(module, used_name.as_ptr());
     if !old.is_null() {

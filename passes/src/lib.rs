@@ -22,6 +22,7 @@ mod externals;
 mod ir;
 mod rewrite;
 mod slots;
+mod state_globals;
 mod strings;
 mod value_flow;
 mod wrappers;
@@ -58,6 +59,7 @@ pub fn instrument_module(module: &Module<'_>, opts: &PassOptions) -> Result<Frag
         wrappers: wrappers.records,
         skipped: rewritten.skipped,
     };
+    state_globals::keep(m);
     embed::Embed { fragment: &fragment }.run(m)?;
     if let Err(e) = module.verify() {
         bail!("instrumented module of {} does not verify: {}", opts.source, e.to_string());

@@ -179,7 +179,15 @@ fn owner_by_symbol(
             || suffix
                 .strip_prefix('.')
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        (numbered && functions.contains(owner)).then(|| owner.to_string())
+        // A function the unit's DWARF names; or, when the optimiser left no
+        // trace of it at all (inlined everywhere and folded to the
+        // variable's address: no abstract instance, no inlined call), any C
+        // identifier: only clang's `FUNCTION.VARIABLE` spelling puts one
+        // before the variable's name (gcc's is `VARIABLE.N`).
+        let identifier = !owner.is_empty()
+            && !owner.starts_with(|c: char| c.is_ascii_digit())
+            && owner.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric());
+        (numbered && (functions.contains(owner) || identifier)).then(|| owner.to_string())
     })
 }
 
@@ -209,11 +217,14 @@ mod tests {
             owner(&["tally.hits.1"], &["tally"]).as_deref(),
             Some("tally")
         );
-        // gcc's spelling, another variable, a function of another unit.
+        // gcc's spelling, another variable, not an identifier.
         assert_eq!(owner(&["hits.0"], &["hits", "tally"]), None);
         assert_eq!(owner(&["tally.hitsx"], &["tally"]), None);
         assert_eq!(owner(&["tally.hits.x"], &["tally"]), None);
-        assert_eq!(owner(&["tally.hits"], &["main"]), None);
+        assert_eq!(owner(&["9lives.hits"], &["main"]), None);
+        // A function the optimiser removed without a trace in DWARF: the
+        // symbol at the variable's own address still names it.
+        assert_eq!(owner(&["tally.hits"], &["main"]).as_deref(), Some("tally"));
         assert_eq!(
             owner(&["hits", "tally.hits"], &["tally"]).as_deref(),
             Some("tally")

@@ -131,7 +131,8 @@ void pair_command(const char *line, FILE *out) {
         fprintf(out, "greeting=%s current=%s value=%d cfg.name=%s\n", greeting, target_name(current), *current,
                 cfg.name);
         /* After an update from v1: counter_z keeps v2's initial value (v1
-         * had no such global), cfg.version is zero (an added field). */
+         * had no such global), and so does cfg.version (a field added to a
+         * global starts as the new version initialises it). */
         fprintf(out, "counter_z=%d cfg.version=%ld\n", counter_z, cfg.version);
         fputs(PAIR_END, out);
     } else {

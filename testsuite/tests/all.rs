@@ -19,6 +19,8 @@ mod harness;
 mod kvload;
 #[path = "all/kvstore.rs"]
 mod kvstore;
+#[path = "all/live_update.rs"]
+mod live_update;
 #[path = "all/pairs.rs"]
 mod pairs;
 #[path = "all/rollback.rs"]

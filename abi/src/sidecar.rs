@@ -45,6 +45,11 @@ pub struct Sidecar {
     pub wrappers: Vec<Wrapper>,
     /// Source files that were instrumented.
     pub units: Vec<String>,
+    /// Variables the source defines that are in neither `globals` nor
+    /// `static_locals`, and why: the optimiser removed them or left them
+    /// with no single address. An update cannot carry their values over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unplaced: Vec<UnplacedVariable>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +126,18 @@ pub struct Variable {
     /// True for file-scope `static` (internal linkage).
     #[serde(default)]
     pub local_linkage: bool,
+}
+
+/// A variable with a debug-info entry but no fixed address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnplacedVariable {
+    pub name: String,
+    /// For static locals, the enclosing function; empty for globals.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub function: String,
+    pub unit: String,
+    /// What became of it, in words.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,13 +49,36 @@ pub struct Die {
     pub abstract_origin: Option<DieRef>,
     /// Static address of a variable whose location is a plain address.
     pub address: Option<u64>,
+    /// What `DW_AT_location` says when it is not a plain address; `None`
+    /// without the attribute or with a plain address.
+    pub other_location: Option<OtherLocation>,
     pub low_pc: Option<u64>,
     pub high_pc: Option<HighPc>,
     pub const_value: Option<i64>,
     /// Subrange length: `DW_AT_count`, or `DW_AT_upper_bound` + 1.
     pub count: Option<u64>,
     pub encoding: Option<u8>,
+    /// Index of the enclosing DIE in [`Program::dies`]; `None` for a unit's root.
+    pub parent: Option<usize>,
     pub children: Vec<usize>,
+}
+
+/// A variable location that is no single fixed address: the shapes the
+/// optimiser leaves behind for state it rewrote, told apart so that the
+/// sidecar can say what happened to the variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherLocation {
+    /// `DW_OP_piece`s of which at least one is in memory at a fixed
+    /// address: the optimiser split the variable into separate globals.
+    Pieces,
+    /// Thread-local storage (`DW_OP_form_tls_address`).
+    ThreadLocal,
+    /// A value computed from memory at a fixed address (`DW_OP_addr`,
+    /// `DW_OP_deref_size`, arithmetic): the optimiser changed how the
+    /// variable is stored, e.g. shrank a two-valued global to a flag.
+    Derived,
+    /// Anything else: a register, a computed value, a location list.
+    Computed,
 }
 
 pub struct Unit {
@@ -186,11 +209,12 @@ fn read_unit(
                 return Ok(());
             }
         }
-        let die = read_die(dwarf, unit, entry, unit_index)?;
+        let mut die = read_die(dwarf, unit, entry, unit_index)?;
         let index = out.dies.len();
+        stack.truncate(depth as usize);
+        die.parent = stack.last().copied();
         out.index.insert(die.at, index);
         out.dies.push(die);
-        stack.truncate(depth as usize);
         if let Some(&parent) = stack.last() {
             out.dies[parent].children.push(index);
         }
@@ -236,11 +260,13 @@ fn read_die(
         specification: None,
         abstract_origin: None,
         address: None,
+        other_location: None,
         low_pc: None,
         high_pc: None,
         const_value: None,
         count: None,
         encoding: None,
+        parent: None,
         children: Vec::new(),
     };
     let reference = |v: AttributeValue<R<'_>>| -> Option<DieRef> {
@@ -276,11 +302,13 @@ fn read_die(
             }
             gimli::DW_AT_declaration => die.declaration = matches!(v, AttributeValue::Flag(true)),
             gimli::DW_AT_external => die.external = matches!(v, AttributeValue::Flag(true)),
-            gimli::DW_AT_location => {
-                if let Some(expr) = v.exprloc_value() {
-                    die.address = static_address(dwarf, unit, expr)?;
-                }
-            }
+            gimli::DW_AT_location => match v.exprloc_value() {
+                Some(expr) => match static_address(dwarf, unit, expr.clone())? {
+                    Some(address) => die.address = Some(address),
+                    None => die.other_location = Some(other_location(unit, expr)),
+                },
+                None => die.other_location = Some(OtherLocation::Computed),
+            },
             gimli::DW_AT_low_pc => die.low_pc = dwarf.attr_address(unit, v)?,
             gimli::DW_AT_high_pc => {
                 die.high_pc = match v {
@@ -339,4 +367,25 @@ fn static_address(
         }
     }
     Ok(Some(address))
+}
+
+/// What a location that `static_address` refused is. An expression gimli
+/// cannot parse counts as computed.
+fn other_location(unit: &gimli::Unit<R<'_>>, expr: gimli::Expression<R<'_>>) -> OtherLocation {
+    let mut ops = expr.operations(unit.encoding());
+    let (mut addressed, mut pieces, mut deref) = (false, false, false);
+    while let Ok(Some(op)) = ops.next() {
+        match op {
+            Operation::TLS => return OtherLocation::ThreadLocal,
+            Operation::Address { .. } | Operation::AddressIndex { .. } => addressed = true,
+            Operation::Piece { .. } => pieces = true,
+            Operation::Deref { .. } => deref = true,
+            _ => {}
+        }
+    }
+    match (addressed, pieces, deref) {
+        (true, true, _) => OtherLocation::Pieces,
+        (true, false, true) => OtherLocation::Derived,
+        _ => OtherLocation::Computed,
+    }
 }

@@ -126,6 +126,13 @@ fn render(s: &Sidecar, opts: &Options) -> String {
         s.sites.len(),
         s.wrappers.len()
     );
+    if !s.unplaced.is_empty() {
+        let _ = writeln!(
+            o,
+            "note:     {} variable(s) of the source have no fixed address; an update cannot carry them (see below)",
+            s.unplaced.len()
+        );
+    }
     if all || opts.globals {
         let _ = writeln!(o, "\nglobals:");
         for g in &s.globals {
@@ -154,6 +161,20 @@ fn render(s: &Sidecar, opts: &Options) -> String {
                 v.address,
                 v.unit
             );
+        }
+        if !s.unplaced.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nvariables without a fixed address (not in the sidecar):"
+            );
+            for v in &s.unplaced {
+                let name = if v.function.is_empty() {
+                    v.name.clone()
+                } else {
+                    format!("{}::{}", v.function, v.name)
+                };
+                let _ = writeln!(o, "  {name:<24} {} ({})", v.reason, v.unit);
+            }
         }
     }
     if all || opts.sites {

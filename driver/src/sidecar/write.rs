@@ -41,6 +41,7 @@ pub fn build(path: &Path) -> Result<Sidecar> {
             sites: merged.sites,
             wrappers: merged.wrappers,
             units: merged.units,
+            unplaced: state.unplaced,
         })
     })
 }

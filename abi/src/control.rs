@@ -236,6 +236,24 @@ pub struct TransferCounts {
     #[serde(default)]
     pub callbacks: u64,
     pub ms: u64,
+    /// Objects and bytes per old type, largest first (what the pause went
+    /// to); filled by the transfer, drawn by `lucc update --report`.
+    #[serde(default)]
+    pub per_type: Vec<TypeCount>,
+}
+
+/// One old type's share of the transfer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeCount {
+    /// The type's name as the sidecar spells it (`struct entry`, `char[]`,
+    /// `untyped` for sites with no type).
+    pub name: String,
+    pub objects: u64,
+    pub bytes: u64,
+    /// Of those, converted to a changed type (in place or moved).
+    pub converted: u64,
+    /// Of those, moved to a new block.
+    pub moved: u64,
 }
 
 /// New process to old over the update channel.

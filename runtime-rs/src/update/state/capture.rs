@@ -33,6 +33,14 @@ fn own_sidecar() -> Result<Vec<u8>, String> {
 /// Must run with the program quiesced. `transform`: the text of the
 /// operator's transform file, if any (the new process parses it).
 pub fn capture(transform: Option<&str>) -> Result<Captured, String> {
+    capture_with(transform, None, &[])
+}
+
+/// [`capture`], with another process's startup record instead of this
+/// one's (`lucc update --ttst`: the new version images its state for the
+/// old binary, whose startup replays the old process's record) and extra
+/// sections appended.
+pub fn capture_with(transform: Option<&str>, record: Option<&[u8]>, extra: &[(u32, &[u8])]) -> Result<Captured, String> {
     crate::startup::as_runtime(|| {
         // A program that never allocated has not started its arena yet.
         crate::arena::ready();
@@ -62,12 +70,18 @@ pub fn capture(transform: Option<&str>) -> Result<Captured, String> {
             .collect();
 
         let mut w = Writer::new();
-        w.section(TAG_RECORD, &crate::startup::record_bytes());
+        match record {
+            Some(r) => w.section(TAG_RECORD, r),
+            None => w.section(TAG_RECORD, &crate::startup::record_bytes()),
+        }
         w.section(TAG_SIDECAR, &own_sidecar()?);
         w.memory(TAG_MEMORY, img.bias, &segs);
         w.objects(&objs);
         w.epoll(&crate::epoll::registrations());
         w.section(TAG_TRANSFORM, transform.unwrap_or_default().as_bytes());
+        for (tag, bytes) in extra {
+            w.section(*tag, bytes);
+        }
         let state = w.into_memfd().map_err(|e| format!("state image: {e}"))?;
         Ok(Captured {
             state,

@@ -6,6 +6,7 @@
 //! process and waking the parked threads restores it exactly.
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -127,12 +128,54 @@ fn quiesce_spawn_commit(
         resume_old();
         return st.roll_back(Stage::Commit, e);
     }
-    st.done(Stage::Commit, true, "old process exits".into());
+    // Before the old process exits, so a service manager never sees its
+    // main process end without knowing its successor (docs/systemd.md).
+    let notified = notify_main_pid(child.pid as u32);
+    st.done(Stage::Commit, true, format!("old process exits{notified}"));
     (st.report)(&Response::Outcome(Outcome::Committed { new_pid: child.pid as u32 }));
     crate::control::remove_socket();
     // SAFETY: ends the process without running the program's atexit
     // handlers or flushing its stdio: the new version owns all of that.
     unsafe { libc::_exit(0) }
+}
+
+/// Tells systemd (`$NOTIFY_SOCKET`, sd_notify's datagram protocol) that
+/// the new process is the service's main process. Sent by the old process
+/// because it is the main process until it exits: systemd accepts it with
+/// the default `NotifyAccess=main`, and it arrives before the old process's
+/// exit. The program may have unset the variable (sd_notify's
+/// `unset_environment`), so the environment it was started with counts too.
+/// Returns what the commit stage's detail says about it.
+fn notify_main_pid(new_pid: u32) -> String {
+    let socket = std::env::var_os("NOTIFY_SOCKET").or_else(|| {
+        let env = std::fs::read("/proc/self/environ").ok()?;
+        env.split(|b| *b == 0)
+            .find_map(|kv| kv.strip_prefix(b"NOTIFY_SOCKET=".as_slice()))
+            .map(|v| std::ffi::OsStr::from_bytes(v).to_os_string())
+    });
+    let Some(socket) = socket.filter(|s| !s.is_empty()) else { return String::new() };
+    let msg = format!("MAINPID={new_pid}\nREADY=1\n");
+    match send_notify(socket.as_bytes(), msg.as_bytes()) {
+        Ok(()) => format!("; MAINPID={new_pid} sent to NOTIFY_SOCKET"),
+        Err(e) => format!("; NOTIFY_SOCKET {}: {e}", socket.to_string_lossy()),
+    }
+}
+
+/// One datagram to a notify socket: a path, or an abstract name written
+/// with a leading '@'.
+fn send_notify(socket: &[u8], msg: &[u8]) -> std::io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let addr = match socket.strip_prefix(b"@") {
+        Some(name) => SocketAddr::from_abstract_name(name)?,
+        None => SocketAddr::from_pathname(std::ffi::OsStr::from_bytes(socket))?,
+    };
+    let sock = UnixDatagram::unbound()?;
+    let sent = sock.send_to_addr(msg, &addr)?;
+    if sent != msg.len() {
+        return Err(std::io::Error::other("short datagram"));
+    }
+    Ok(())
 }
 
 fn kill(pid: libc::pid_t) {

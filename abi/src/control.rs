@@ -43,7 +43,58 @@ pub enum Request {
         /// that is then discarded: the program runs on untouched.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         dry_run: bool,
+        /// `lucc update --ttst`: before commit, the state goes back from
+        /// the new version into a fresh instance of the old one and must
+        /// come out equal to the running program's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttst: Option<TtstRequest>,
     },
+}
+
+/// What `lucc update --ttst` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TtstRequest {
+    /// The transform file for the way back (new version -> old), keyed by
+    /// the old version's names; empty: the automatic transfer alone.
+    #[serde(default)]
+    pub inverse_transform: String,
+}
+
+/// Carried in the state image (not on the channel: descriptors and paths
+/// belong with the state they describe) from the old process P1 to the
+/// new one P2, and from P2 to the old version's TTST instance P3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum TtstOrder {
+    /// To P2: after the transfer, send the state back into a fresh
+    /// process of `old_binary` (the old process's own executable) with
+    /// `inverse_transform`, within `timeout_ms`.
+    RoundTrip { old_binary: String, inverse_transform: String, timeout_ms: u64 },
+    /// To P3: after the transfer, compare with P1's state (inherited
+    /// duplicates of P1's state memfd and heap memfd, which P2 kept
+    /// before its own transfer consumed its copies), report, and never
+    /// resume.
+    Compare { old_state_fd: i32, old_arena: ArenaHandover },
+}
+
+/// What a TTST comparison looked at (the report's counts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TtstCounts {
+    /// Globals and static locals compared by name.
+    pub variables: u64,
+    /// Heap objects paired through typed or untyped pointers from them.
+    pub objects: u64,
+    /// Objects reached from no variable, paired by type in address order.
+    pub unreached: u64,
+    /// Scalars and pointers compared.
+    pub values: u64,
+    /// Pointers outside the program's image and heap (libc, stacks,
+    /// mappings): they differ between processes, so they are not compared.
+    pub foreign_pointers: u64,
+    /// Objects the round trip has that the old state lacks (allocated by
+    /// the new version, reached from none of the old version's variables).
+    pub extra_objects: u64,
+    pub ms: u64,
 }
 
 /// Where a new version injects a fault, as `lucc update --inject-fault
@@ -119,6 +170,9 @@ pub enum Response {
         detail: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         counts: Option<TransferCounts>,
+        /// With the TTST stage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttst: Option<TtstCounts>,
     },
     Outcome(Outcome),
     /// The request was refused; nothing changed in the program.
@@ -142,6 +196,8 @@ pub enum Stage {
     Spawn,
     Startup,
     Transfer,
+    /// `--ttst`: the round trip through the old version and the comparison.
+    Ttst,
     Commit,
 }
 
@@ -153,6 +209,7 @@ impl Stage {
             Stage::Spawn => "spawn",
             Stage::Startup => "startup",
             Stage::Transfer => "transfer",
+            Stage::Ttst => "ttst",
             Stage::Commit => "commit",
         }
     }
@@ -265,6 +322,8 @@ pub enum FromNew {
     StartupDone,
     /// The old state is in place.
     Transferred(TransferCounts),
+    /// `--ttst`: the round trip came back equal (P2 to P1, and P3 to P2).
+    Ttst(TtstCounts),
     /// Waiting for commit.
     Ready,
     /// Cannot go on; the old process rolls back.
@@ -307,7 +366,7 @@ mod tests {
     #[test]
     fn messages_round_trip_as_single_lines() {
         let msgs = [
-            Response::Stage { stage: Stage::Quiesce, ms: 3, ok: true, detail: "a\nb".into(), counts: None },
+            Response::Stage { stage: Stage::Quiesce, ms: 3, ok: true, detail: "a\nb".into(), counts: None, ttst: None },
             Response::Outcome(Outcome::Committed { new_pid: 7 }),
             Response::Status(Status { pid: 1, build_id: "ab".into(), uptime_ms: 2, heap_objects: 3 }),
         ];
@@ -322,6 +381,7 @@ mod tests {
             transform: Some("[x]".into()),
             fault: Some("transfer:hang".parse().unwrap()),
             dry_run: true,
+            ttst: Some(TtstRequest { inverse_transform: "[types]".into() }),
         };
         assert_eq!(decode::<Request>(&encode(&r)).unwrap(), r);
         assert_eq!(decode::<Request>(r#"{"type":"hello","version":1}"#).unwrap(), Request::Hello { version: 1 });

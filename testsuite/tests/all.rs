@@ -27,3 +27,5 @@ mod pairs;
 mod rollback;
 #[path = "all/shapes.rs"]
 mod shapes;
+#[path = "all/ttst.rs"]
+mod ttst;

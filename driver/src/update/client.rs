@@ -6,7 +6,15 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use lucc_abi::control::{decode, encode, socket_dir, socket_path, Fault, Outcome, Request, Response, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, socket_dir, socket_path, Fault, Outcome, Request, Response, TtstRequest, PROTOCOL_VERSION};
+
+/// What an update asks for besides its binary and timeout.
+pub struct UpdateRequest {
+    pub transform: Option<String>,
+    pub fault: Option<Fault>,
+    pub dry_run: bool,
+    pub ttst: Option<TtstRequest>,
+}
 
 pub enum OpenError {
     /// Bad input or permission: nothing was changed.
@@ -78,8 +86,9 @@ impl Conn {
     }
 
     /// Sends the update and passes every reply to `seen` until the outcome.
-    pub fn update(&mut self, binary: &Path, timeout: Duration, transform: Option<String>, fault: Option<Fault>, dry_run: bool, seen: &mut dyn FnMut(&Response)) -> Result<Outcome, Failure> {
-        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform, fault, dry_run };
+    pub fn update(&mut self, binary: &Path, timeout: Duration, r: UpdateRequest, seen: &mut dyn FnMut(&Response)) -> Result<Outcome, Failure> {
+        let UpdateRequest { transform, fault, dry_run, ttst } = r;
+        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform, fault, dry_run, ttst };
         // The program answers within its timeout; the margin covers the rest.
         let _ = self.reader.get_ref().set_read_timeout(Some(timeout + Duration::from_secs(10)));
         self.send(&req).map_err(Failure::Other)?;

@@ -1,5 +1,5 @@
 //! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]
-//! [--dry-run] [--inject-fault POINT:KIND]`: replaces a
+//! [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]]`: replaces a
 //! running lucc program by a new build of it, through its control socket
 //! (and `lucc status PID`, which asks the same socket about the program).
 //!
@@ -21,7 +21,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lucc_abi::control::{Fault, Outcome, Response};
+use lucc_abi::control::{Fault, Outcome, Response, TtstRequest};
 
 pub const EXIT_COMMITTED: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
@@ -41,23 +41,51 @@ struct Args {
     fault: Option<Fault>,
     /// Up to ready, then the new process is discarded.
     dry_run: bool,
+    /// The round trip through the old version before commit.
+    ttst: Option<TtstRequest>,
+}
+
+/// A transform file's `[inverse]` table is the transform of the way back
+/// (`--ttst`), keyed by the old version's names; the rest is the forward
+/// transform. Returns (forward, inverse); a file without the table is
+/// passed on untouched.
+fn split_inverse(text: &str, file: &str) -> Result<(String, Option<String>), String> {
+    let mut table: toml::Table = text.parse().map_err(|e| format!("transform file {file}: {e}"))?;
+    match table.remove("inverse") {
+        None => Ok((text.to_string(), None)),
+        Some(toml::Value::Table(inv)) => {
+            let forward = toml::to_string(&table).map_err(|e| format!("transform file {file}: {e}"))?;
+            let inverse = toml::to_string(&inv).map_err(|e| format!("transform file {file}: [inverse]: {e}"))?;
+            Ok((forward, Some(inverse)))
+        }
+        Some(_) => Err(format!("transform file {file}: `inverse` must be a table")),
+    }
 }
 
 fn parse(args: &[OsString]) -> Result<Args, String> {
     let mut pos = Vec::new();
     let (mut timeout, mut json, mut transform, mut fault, mut dry_run) = (DEFAULT_TIMEOUT_SECS, false, None, None, false);
+    let (mut ttst, mut inverse, mut ttst_transform) = (false, None, None);
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
             "--dry-run" => dry_run = true,
+            "--ttst" => ttst = true,
+            "--ttst-transform" => {
+                let f = it.next().ok_or("--ttst-transform needs a file")?;
+                ttst_transform = Some(std::fs::read_to_string(&f).map_err(|e| format!("transform file {f}: {e}"))?);
+            }
             "--timeout" => {
                 let v = it.next().ok_or("--timeout needs a number of seconds")?;
                 timeout = v.parse().ok().filter(|t: &f64| t.is_finite() && *t > 0.0).ok_or(format!("bad --timeout {v}"))?;
             }
             "--transform" => {
                 let f = it.next().ok_or("--transform needs a file")?;
-                transform = Some(std::fs::read_to_string(&f).map_err(|e| format!("transform file {f}: {e}"))?);
+                let text = std::fs::read_to_string(&f).map_err(|e| format!("transform file {f}: {e}"))?;
+                let (forward, inv) = split_inverse(&text, &f)?;
+                transform = Some(forward);
+                inverse = inv;
             }
             "--inject-fault" => {
                 let f = it.next().ok_or("--inject-fault needs POINT:KIND")?;
@@ -69,7 +97,12 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     }
     let [pid, binary] = pos.as_slice() else { return Err("expected PID and NEW-BINARY".into()) };
     let pid = pid.parse().map_err(|_| format!("bad PID {pid}"))?;
-    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run })
+    if ttst_transform.is_some() && !ttst {
+        return Err("--ttst-transform needs --ttst".into());
+    }
+    // The operator's file for the way back wins over the [inverse] table.
+    let ttst = ttst.then(|| TtstRequest { inverse_transform: ttst_transform.or(inverse).unwrap_or_default() });
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run, ttst })
 }
 
 /// `lucc update ...`; returns the exit code.
@@ -77,7 +110,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND]");
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]]");
             return EXIT_REFUSED;
         }
     };
@@ -91,7 +124,8 @@ pub fn update_main(args: &[OsString]) -> i32 {
         Err(client::OpenError::Refused(e)) => return rep.refused(&e),
         Err(client::OpenError::Other(e)) => return rep.error(&e),
     };
-    let result = conn.update(&binary, args.timeout, args.transform.clone(), args.fault, args.dry_run, &mut |r| rep.response(r));
+    let request = client::UpdateRequest { transform: args.transform.clone(), fault: args.fault, dry_run: args.dry_run, ttst: args.ttst.clone() };
+    let result = conn.update(&binary, args.timeout, request, &mut |r| rep.response(r));
     match result {
         Ok(Outcome::Committed { new_pid }) => rep.committed(new_pid),
         Ok(Outcome::RolledBack { reason }) => rep.rolled_back(&reason),

@@ -22,7 +22,7 @@ impl Report {
     }
 
     pub fn response(&mut self, r: &Response) {
-        if let Response::Stage { stage, ms, ok, detail, counts } = r {
+        if let Response::Stage { stage, ms, ok, detail, counts, ttst } = r {
             if !self.json {
                 let mark = if *ok { "" } else { "FAILED: " };
                 println!("  {:<8} {ms:>6} ms  {mark}{detail}", stage.name());
@@ -30,6 +30,9 @@ impl Report {
             let mut v = json!({ "stage": stage.name(), "ms": ms, "ok": ok, "detail": detail });
             if let (Some(c), Some(o)) = (counts, v.as_object_mut()) {
                 o.insert("counts".into(), serde_json::to_value(c).unwrap_or_default());
+            }
+            if let (Some(c), Some(o)) = (ttst, v.as_object_mut()) {
+                o.insert("ttst".into(), serde_json::to_value(c).unwrap_or_default());
             }
             self.stages.push(v);
         }

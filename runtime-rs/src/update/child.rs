@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use lucc_abi::control::{decode, encode, ArenaHandover, Fault, FaultKind, FaultPoint, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
 
 use super::state::{Blob, TAG_RECORD};
-use super::{build_id, channel, role, set_role, swap_role, transfer, Role};
+use super::{build_id, channel, role, set_role, swap_role, transfer, ttst, Role};
 
 static CHANNEL: AtomicI32 = AtomicI32::new(-1);
 
@@ -32,6 +32,8 @@ struct Inherited {
     blob: Blob,
     arena: Option<ArenaHandover>,
     fault: Option<Fault>,
+    /// `lucc update --ttst`: the round trip (P2) or the comparison (P3).
+    ttst: Option<ttst::Duty>,
 }
 
 static INHERITED: Mutex<Option<Inherited>> = Mutex::new(None);
@@ -94,8 +96,16 @@ pub fn started_by_update() -> bool {
         fail(fd, "the old process handed over no state".into());
     }
     // SAFETY: inherited for us alone; owned (and closed) from here on.
-    let blob = match Blob::map(unsafe { OwnedFd::from_raw_fd(state_fd) }) {
+    let state = unsafe { OwnedFd::from_raw_fd(state_fd) };
+    // A --ttst round trip hands the old state on to the old version's
+    // instance; kept only if the image asks for one.
+    let state_copy = state.try_clone().ok();
+    let blob = match Blob::map(state) {
         Ok(b) => b,
+        Err(e) => fail(fd, e),
+    };
+    let duty = match ttst::duty(&blob, state_copy, arena) {
+        Ok(d) => d,
         Err(e) => fail(fd, e),
     };
     if let Some(a) = &arena {
@@ -107,7 +117,7 @@ pub fn started_by_update() -> bool {
     if let Err(e) = crate::startup::begin_replay(blob.section(TAG_RECORD).unwrap_or_default()) {
         fail(fd, format!("the old startup record: {e}"));
     }
-    *INHERITED.lock().unwrap() = Some(Inherited { old_build_id, blob, arena, fault });
+    *INHERITED.lock().unwrap() = Some(Inherited { old_build_id, blob, arena, fault, ttst: duty });
     for d in cloexec.into_iter().chain([fd]) {
         // SAFETY: sets a flag on a descriptor we inherited.
         unsafe { libc::fcntl(d, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -157,12 +167,14 @@ pub(super) fn at_first_point() {
     let inherited = INHERITED.lock().unwrap().take();
     let Some(inh) = inherited else { fail(fd, "state handed over twice".into()) };
     let fault = inh.fault;
+    let duty = inh.ttst;
+    let old_build_id = inh.old_build_id.clone();
     inject(fd, fault, FaultPoint::Startup);
     if let Err(e) = channel::send(fd, &encode(&FromNew::StartupDone)) {
         fail(fd, e);
     }
     let counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena));
-    drop(inh);
+    drop((inh.blob, inh.old_build_id));
     if counts.is_ok() {
         inject(fd, fault, FaultPoint::Transfer);
     }
@@ -174,8 +186,21 @@ pub(super) fn at_first_point() {
         }
         Err(e) => fail(fd, format!("state transfer: {e}")),
     }
+    if let Some(d @ ttst::Duty::Compare { .. }) = duty {
+        ttst::compare_and_exit(d, fd);
+    }
     if let Err(e) = on_first_update_point() {
         fail(fd, e);
+    }
+    if let Some(d) = duty {
+        match ttst::round_trip(d, &old_build_id, fd) {
+            Ok(c) => {
+                if let Err(e) = channel::send(fd, &encode(&FromNew::Ttst(c))) {
+                    fail(fd, e);
+                }
+            }
+            Err(e) => fail(fd, e),
+        }
     }
     inject(fd, fault, FaultPoint::Ready);
     if let Err(e) = channel::send(fd, &encode(&FromNew::Ready)) {

@@ -19,7 +19,9 @@
 //! - `state`: the old process's state image (memfd) and its capture;
 //! - `transfer`: the new process's transfer stage (old heap adopted,
 //!   variables and changed objects converted, startup heap settled);
-//! - `callbacks`: the program's transfer callbacks (lucc.h).
+//! - `callbacks`: the program's transfer callbacks (lucc.h);
+//! - `ttst`: `--ttst`, the round trip of the new state through a fresh
+//!   process of the old binary, compared with the old state.
 
 pub mod build_id;
 pub mod callbacks;
@@ -32,6 +34,7 @@ pub mod quiesce;
 mod spawn;
 pub mod state;
 mod transfer;
+mod ttst;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -10,9 +10,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lucc_abi::control::{decode, encode, Fault, FromNew, FromOld, Outcome, Response, Stage, TransferCounts, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, Fault, FromNew, FromOld, Outcome, Response, Stage, TransferCounts, TtstCounts, TtstRequest, PROTOCOL_VERSION};
 
-use super::{channel, quiesce, spawn, state};
+use super::{channel, quiesce, spawn, state, ttst};
 
 /// How often the startup wait looks at the new process's state.
 const TICK: Duration = Duration::from_millis(20);
@@ -29,7 +29,17 @@ impl Stages<'_> {
 
     fn done_with(&mut self, stage: Stage, ok: bool, detail: String, counts: Option<TransferCounts>) {
         let ms = self.started.elapsed().as_millis() as u64;
-        (self.report)(&Response::Stage { stage, ms, ok, detail, counts });
+        (self.report)(&Response::Stage { stage, ms, ok, detail, counts, ttst: None });
+        self.started = Instant::now();
+    }
+
+    fn ttst_done(&mut self, c: TtstCounts) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        let detail = format!(
+            "the state came back equal from the old version: {} variables, {} heap objects ({} reached from no variable), {} values compared; {} pointers outside the program not compared; {} objects only the new version has",
+            c.variables, c.objects, c.unreached, c.values, c.foreign_pointers, c.extra_objects
+        );
+        (self.report)(&Response::Stage { stage: Stage::Ttst, ms, ok: true, detail, counts: None, ttst: Some(c) });
         self.started = Instant::now();
     }
 
@@ -39,14 +49,25 @@ impl Stages<'_> {
     }
 }
 
+/// How an update is to run, besides its binary and deadline.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// The text of the operator's transform file.
+    pub transform: Option<&'a str>,
+    /// A fault for the new version to inject (testing rollback).
+    pub fault: Option<Fault>,
+    /// Up to ready, then the new process is discarded.
+    pub dry_run: bool,
+    /// `--ttst`: the round trip through the old version before commit.
+    pub ttst: Option<&'a TtstRequest>,
+}
+
 /// Runs an update to `new_binary`. Err: refused, nothing was done. Returns
 /// Ok only on rollback: on commit the process exits right after reporting.
 pub fn run(
     new_binary: &str,
     timeout: Duration,
-    transform: Option<&str>,
-    fault: Option<Fault>,
-    dry_run: bool,
+    opts: &Options<'_>,
     runtime_fds: &[RawFd],
     report: &mut dyn FnMut(&Response),
 ) -> Result<Outcome, String> {
@@ -60,7 +81,7 @@ pub fn run(
         return Err(format!("{new_binary} is not an absolute path to an executable"));
     }
     st.done(Stage::Request, true, new_binary.into());
-    Ok(quiesce_spawn_commit(path, deadline, transform, fault, dry_run, runtime_fds, &mut st))
+    Ok(quiesce_spawn_commit(path, deadline, opts, runtime_fds, &mut st))
 }
 
 /// Puts the old process back as it was: the new one is dead, the shared
@@ -70,21 +91,23 @@ fn resume_old() {
     quiesce::resume();
 }
 
-fn quiesce_spawn_commit(
-    path: &Path,
-    deadline: Instant,
-    transform: Option<&str>,
-    fault: Option<Fault>,
-    dry_run: bool,
-    runtime_fds: &[RawFd],
-    st: &mut Stages<'_>,
-) -> Outcome {
+fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runtime_fds: &[RawFd], st: &mut Stages<'_>) -> Outcome {
+    let Options { transform, fault, dry_run, ttst } = *opts;
     if let Err(e) = quiesce::quiesce(deadline) {
         return st.roll_back(Stage::Quiesce, e);
     }
     st.done(Stage::Quiesce, true, "all program threads parked".into());
 
-    let captured = match state::capture::capture(transform) {
+    let order = match ttst.map(|t| ttst::order_section(t, deadline.saturating_duration_since(Instant::now()).as_millis() as u64)) {
+        Some(Ok(o)) => Some(o),
+        Some(Err(e)) => {
+            quiesce::resume();
+            return st.roll_back(Stage::Spawn, e);
+        }
+        None => None,
+    };
+    let extra: Vec<(u32, &[u8])> = order.iter().map(|o| (ttst::TAG_TTST, o.as_slice())).collect();
+    let captured = match state::capture::capture_with(transform, None, &extra) {
         Ok(c) => c,
         Err(e) => {
             quiesce::resume();
@@ -109,7 +132,7 @@ fn quiesce_spawn_commit(
     );
 
     let fd = child.channel.as_raw_fd();
-    if let Err((stage, e)) = wait_ready(fd, child.pid, deadline, st) {
+    if let Err((stage, e)) = wait_ready(fd, child.pid, deadline, ttst.is_some(), st) {
         kill(child.pid);
         resume_old();
         return st.roll_back(stage, e);
@@ -197,6 +220,7 @@ fn exited(pid: libc::pid_t, stage: Stage) -> Option<String> {
     let when = match stage {
         Stage::Startup => "before its first update point",
         Stage::Transfer => "during the state transfer",
+        Stage::Ttst => "during the round trip through the old version (--ttst)",
         _ => "before it was ready to commit",
     };
     Some(if libc::WIFSIGNALED(status) {
@@ -211,7 +235,7 @@ fn exited(pid: libc::pid_t, stage: Stage) -> Option<String> {
 /// stage that failed. What the new process said is read before its exit
 /// is looked at, so that an error it reported and then died of is the
 /// reason given, not just its exit status.
-fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant, st: &mut Stages<'_>) -> Result<(), (Stage, String)> {
+fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant, ttst: bool, st: &mut Stages<'_>) -> Result<(), (Stage, String)> {
     let mut hello = false;
     let mut eof = false;
     let mut stage = Stage::Startup;
@@ -243,6 +267,7 @@ fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant, st: &mut Stages<'_
                 let what = match stage {
                     Stage::Startup => "new process did not reach an update point before the deadline",
                     Stage::Transfer => "new process did not finish the state transfer before the deadline",
+                    Stage::Ttst => "new process did not finish the round trip through the old version before the deadline",
                     _ => "new process did not report ready before the deadline",
                 };
                 return Err((stage, what.into()));
@@ -274,8 +299,14 @@ fn wait_ready(fd: RawFd, pid: libc::pid_t, deadline: Instant, st: &mut Stages<'_
                     ),
                     Some(c.clone()),
                 );
+                stage = if ttst { Stage::Ttst } else { Stage::Commit };
+            }
+            FromNew::Ttst(c) if stage == Stage::Ttst => {
+                st.ttst_done(c);
                 stage = Stage::Commit;
             }
+            FromNew::Ttst(_) => return Err((stage, "new process reported a round trip nobody asked for".into())),
+            FromNew::Ready if stage == Stage::Ttst => return Err((stage, "new process reported ready without the round trip".into())),
             FromNew::Ready => return Ok(()),
             FromNew::Error { message } => return Err((stage, format!("new process: {message}"))),
         }

@@ -226,6 +226,8 @@ pair_tests! {
     pair_void_containers: "void_containers" "" => Outcome::Commit;
     pair_static_locals: "static_locals" "" => Outcome::Commit;
     pair_callbacks: "callbacks" "" => Outcome::Commit;
+    // Commits: the callback's loss shows only under --ttst (ttst.rs).
+    pair_callback_lossy: "callback_lossy" "" => Outcome::Commit;
     pair_renamed_field: "renamed_field" "" => Outcome::Commit;
     pair_renamed_global: "renamed_global" "" => Outcome::Commit;
     pair_type_removed_unmappable_rolls_back: "type_removed_unmappable" "" => Outcome::RollBack(&["struct conn.fd", "cannot convert"]);
@@ -252,6 +254,7 @@ fn pair_tests_cover_every_pair() {
         "void_containers",
         "static_locals",
         "callbacks",
+        "callback_lossy",
         "renamed_field",
         "renamed_global",
         "type_removed_unmappable",

@@ -1,0 +1,154 @@
+//! `lucc update --ttst`: the state goes forward into the new version, back
+//! into a fresh process of the old binary, and must come back equal to the
+//! running program's. kvstore v1 -> v2 (with v2 -> v1's transform as the
+//! way back) commits with its state intact; the `callback_lossy` pair,
+//! whose v2 transfer callback keeps only the low byte of a field, commits
+//! without --ttst but is caught and rolled back with it, and the old
+//! server answers exactly as before.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lucc_testsuite::build::{lucc_path, programs_dir, Compiler};
+use lucc_testsuite::client::LineClient;
+use lucc_testsuite::server::Server;
+use serde_json::Value;
+
+use crate::common::{built, EXIT_TIMEOUT, KVSTORE};
+use crate::live_update::update_support::{wait_gone, Updated, EXIT_COMMITTED, EXIT_ROLLED_BACK};
+
+const KVSTORE_V2: (&str, &str) = ("kvstore/v2", "kvstore");
+const PAIRS: (&str, &str) = ("pairs", "field_added-v1");
+
+struct Run {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!("lucc update exited {}: {}\n{}", self.code, self.json, self.stderr)
+    }
+
+    /// The TTST stage's report.
+    fn ttst_stage(&self) -> &Value {
+        let stages = self.json["stages"].as_array().unwrap_or_else(|| panic!("no stages: {}", self.describe()));
+        stages.iter().find(|s| s["stage"] == "ttst").unwrap_or_else(|| panic!("no ttst stage: {}", self.describe()))
+    }
+}
+
+fn lucc_update(pid: u32, new: &Path, args: &[&str]) -> Run {
+    let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
+    let out = Command::new(&lucc)
+        .arg("update")
+        .arg(pid.to_string())
+        .arg(new)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
+    Run { code: out.status.code().unwrap_or(-1), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+fn ask(c: &mut LineClient, req: &str) -> String {
+    c.request(req).unwrap_or_else(|e| panic!("{req:?}: {e:#}"))
+}
+
+/// DUMP's lines up to the terminating ".".
+fn dump(c: &mut LineClient) -> String {
+    c.send("DUMP").unwrap_or_else(|e| panic!("DUMP: {e:#}"));
+    let mut out = String::new();
+    loop {
+        let line = c.read_line().unwrap_or_else(|e| panic!("reading DUMP: {e:#}"));
+        if line == "." {
+            return out;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+fn pair_exe(name: &str) -> PathBuf {
+    let first = built(PAIRS, Compiler::Lucc).exe;
+    let p = first.parent().expect("executables sit in the build directory").join(name);
+    assert!(p.is_file(), "the pairs build has no {}", p.display());
+    p
+}
+
+#[test]
+fn ttst_kvstore_v1_to_v2_commits_with_its_state() {
+    let (v1, v2) = (built(KVSTORE, Compiler::Lucc).exe, built(KVSTORE_V2, Compiler::Lucc).exe);
+    let server = Server::start(&v1, &[]).unwrap_or_else(|e| panic!("{e:#}"));
+    let old_pid = server.pid();
+    let mut c = LineClient::connect(server.port).unwrap_or_else(|e| panic!("{e:#}"));
+    let big: String = (0..5000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    for (req, want) in [("SET greeting hello", "OK"), ("APPEND greeting _world", "11"), ("INCR visits", "1"), ("INCR visits", "2")] {
+        assert_eq!(ask(&mut c, req), want, "{req}");
+    }
+    assert_eq!(ask(&mut c, &format!("SET big {big}")), "OK");
+    assert_eq!(ask(&mut c, "SET gone soon"), "OK");
+    assert_eq!(ask(&mut c, "DEL gone"), "1");
+    let keys = ask(&mut c, "KEYS");
+
+    let inverse = programs_dir().join("kvstore/v2_to_v1.toml");
+    let up = lucc_update(old_pid, &v2, &["--ttst", "--ttst-transform", inverse.to_str().expect("utf-8 path")]);
+    assert_eq!(up.code, EXIT_COMMITTED, "{}", up.describe());
+    let new_pid = up.json["new_pid"].as_u64().unwrap_or_else(|| panic!("no new_pid: {}", up.describe())) as u32;
+    let _guard = Updated(new_pid);
+    let ttst = up.ttst_stage();
+    assert_eq!(ttst["ok"], true, "{}", up.describe());
+    // The server, its dict, every entry and value went both ways.
+    for (count, at_least) in [("variables", 3), ("objects", 10), ("values", 100)] {
+        let n = ttst["ttst"][count].as_u64().unwrap_or(0);
+        assert!(n >= at_least, "ttst compared {n} {count}, expected at least {at_least}: {}", up.describe());
+    }
+    wait_gone(old_pid, EXIT_TIMEOUT).unwrap_or_else(|e| panic!("the old process after the commit: {e:#}"));
+
+    assert_eq!(ask(&mut c, "VERSION"), "v2");
+    assert_eq!(ask(&mut c, "KEYS"), keys);
+    assert_eq!(ask(&mut c, "GET greeting"), "hello_world");
+    assert_eq!(ask(&mut c, "GET big"), big);
+    assert_eq!(ask(&mut c, "INCR visits"), "3");
+    assert_eq!(ask(&mut c, "SHUTDOWN"), "BYE");
+}
+
+#[test]
+fn ttst_catches_a_callback_that_loses_information() {
+    let (v1, v2) = (pair_exe("callback_lossy-v1"), pair_exe("callback_lossy-v2"));
+    let dir = programs_dir().join("pairs/callback_lossy");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    let server = Server::start(&v1, &[]).unwrap_or_else(|e| panic!("{e:#}"));
+    let old_pid = server.pid();
+    let mut c = LineClient::connect(server.port).unwrap_or_else(|e| panic!("{e:#}"));
+    for line in read("script.txt").lines() {
+        assert_eq!(ask(&mut c, line), "OK", "{line}");
+    }
+    let before = dump(&mut c);
+    assert_eq!(before, read("expected_v1.txt"));
+
+    let up = lucc_update(old_pid, &v2, &["--ttst"]);
+    assert_eq!(up.code, EXIT_ROLLED_BACK, "{}", up.describe());
+    assert_eq!(up.json["outcome"], "rolled_back", "{}", up.describe());
+    let reason = up.json["reason"].as_str().unwrap_or_default();
+    // The first differing object: its type and field, where it was
+    // reached, the value before and after the round trip.
+    for s in ["ttst", "struct item.qty", "stock->qty", "300 before, 44 after the round trip"] {
+        assert!(reason.contains(s), "the reason lacks {s:?}: {}", up.describe());
+    }
+    assert_eq!(up.ttst_stage()["ok"], false, "{}", up.describe());
+    assert_eq!(ask(&mut c, "PID"), old_pid.to_string(), "the old process serves on after the rollback");
+    assert_eq!(dump(&mut c), before, "the old server's state after the rollback");
+
+    // The transfer itself sees nothing wrong: without --ttst it commits,
+    // and v2 serves the damaged quantities.
+    let up = lucc_update(old_pid, &v2, &[]);
+    assert_eq!(up.code, EXIT_COMMITTED, "{}", up.describe());
+    let new_pid = up.json["new_pid"].as_u64().unwrap_or_else(|| panic!("no new_pid: {}", up.describe())) as u32;
+    let _guard = Updated(new_pid);
+    assert_eq!(dump(&mut c), read("expected_v2.txt"), "v2 after the update without --ttst");
+    assert_eq!(ask(&mut c, "SHUTDOWN"), "BYE");
+    wait_gone(new_pid, EXIT_TIMEOUT).unwrap_or_else(|e| panic!("{e:#}"));
+}

@@ -32,6 +32,10 @@ pub struct Fragment {
     /// uninstrumented.
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// Every store and address escape of this unit's globals and struct
+    /// fields, for the static invariants (merged across units at link time).
+    #[serde(default)]
+    pub invariants: lucc_invariants::UnitFacts,
 }
 
 /// One allocation site.
@@ -150,6 +154,7 @@ mod tests {
             }],
             wrappers: vec![],
             skipped: vec![],
+            invariants: Default::default(),
         }
     }
 

@@ -50,6 +50,11 @@ pub struct Sidecar {
     /// with no single address. An update cannot carry their values over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unplaced: Vec<UnplacedVariable>,
+    /// The static invariants of fields, globals and static locals (what
+    /// every store of every unit allows), checked after an update's
+    /// transfer. Absent from sidecars written before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariants: Option<lucc_invariants::ProgramInvariants>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +292,14 @@ mod tests {
     fn garbage_is_corrupt() {
         let err = Sidecar::from_json("x.lumap", b"\x7fELF").unwrap_err();
         assert!(matches!(err, SidecarError::Corrupt(..)), "{err}");
+    }
+
+    #[test]
+    fn sidecar_without_invariants_still_loads() {
+        let s = Sidecar { format_version: SIDECAR_VERSION, build_id: "ab".into(), ..Default::default() };
+        let json = s.to_json();
+        assert!(!json.contains("invariants"));
+        assert_eq!(Sidecar::from_json("x", json.as_bytes()).unwrap().invariants, None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::ffi::OsString;
 
 pub mod cc;
 pub mod diff;
+pub mod invariants;
 pub mod log;
 pub mod project;
 pub mod sidecar;
@@ -22,6 +23,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     match sub {
         "build" => project::build_main(rest),
         "inspect" => sidecar::inspect_main(rest),
+        "invariants" => invariants::main(rest),
         "diff" => diff::diff_main(rest),
         "update" => update::update_main(rest),
         "status" => update::status_main(rest),
@@ -41,6 +43,8 @@ usage:
   lucc build [--profile P] [-j N] [TARGET...]
                                  build the lucc.toml project here
   lucc inspect [--json] PROG     show PROG's type-map sidecar (PROG.lumap)
+  lucc invariants [--markdown | --json] PROG
+                                 PROG's static invariants and their coverage
   lucc diff [--json] [--transform FILE] OLD NEW
                                  what updating OLD to NEW does to the state
   lucc diff --template OLD NEW   a transform file to edit (stdout)

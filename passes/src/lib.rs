@@ -8,8 +8,9 @@
 //!
 //! 1. [`wrappers::WrapperPass`]: this unit's allocation wrappers.
 //! 2. [`alloc_sites::AllocSites`]: allocation sites and their types.
-//! 3. The invariant-extraction pass will run here, on the unrewritten
-//!    calls, once it exists.
+//! 3. [`invariants::Extract`]: every store into struct fields and scalar
+//!    globals, and every escape of their addresses, on the unrewritten
+//!    calls (the static invariants' per-unit facts).
 //! 4. [`rewrite::Rewrite`]: calls to the runtime, retags, indirect uses.
 //! 5. [`embed::Embed`]: the fragment and the ABI check reference.
 //!
@@ -19,6 +20,7 @@
 mod alloc_sites;
 mod embed;
 mod externals;
+mod invariants;
 mod ir;
 mod rewrite;
 mod slots;
@@ -48,9 +50,21 @@ pub fn instrument_module(module: &Module<'_>, opts: &PassOptions) -> Result<Frag
     embed::check_not_instrumented(m)?;
     let wrappers = wrappers::WrapperPass.run(m);
     let sites = alloc_sites::AllocSites { source: &opts.source, wrappers: &wrappers }.run(m);
-    // Invariant extraction will run here: after typing, on the calls as
-    // the programmer wrote them, before they are rewritten.
+    // After typing, on the calls as the programmer wrote them, before
+    // they are rewritten.
+    let mut facts = invariants::Extract { source: &opts.source, sites: &sites, wrappers: &wrappers }.run(m, &Default::default());
     let rewritten = rewrite::Rewrite { sites: &sites }.run(m)?;
+    // A call the rewrite left alone is no site: a pointer from it is of
+    // unknown origin.
+    let dropped: std::collections::HashSet<u32> =
+        sites.iter().filter(|s| rewritten.left_alone.contains(&s.call)).map(|s| s.record.id).collect();
+    for (_, f) in &mut facts.locations {
+        for s in &mut f.stores {
+            if matches!(s.value, lucc_invariants::Value::Site(id) if dropped.contains(&id)) {
+                s.value = lucc_invariants::Value::Unknown("a block of an uninstrumented allocation".into());
+            }
+        }
+    }
     let fragment = Fragment {
         version: FRAGMENT_VERSION,
         source: opts.source.clone(),
@@ -58,6 +72,7 @@ pub fn instrument_module(module: &Module<'_>, opts: &PassOptions) -> Result<Frag
         sites: sites.into_iter().filter(|s| !rewritten.left_alone.contains(&s.call)).map(|s| s.record).collect(),
         wrappers: wrappers.records,
         skipped: rewritten.skipped,
+        invariants: facts,
     };
     state_globals::keep(m);
     embed::Embed { fragment: &fragment }.run(m)?;

@@ -14,6 +14,7 @@ pub mod cspell;
 mod dwarf;
 mod elf;
 mod inspect;
+mod invariants;
 mod sites;
 mod state;
 mod types;

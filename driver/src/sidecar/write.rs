@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use lucc_abi::sidecar::{Sidecar, SIDECAR_VERSION};
 
-use super::{dwarf, elf, sites, state, types};
+use super::{dwarf, elf, invariants, sites, state, types};
 
 /// The sidecar of the binary at `path`.
 pub fn build(path: &Path) -> Result<Sidecar> {
@@ -26,7 +26,7 @@ pub fn build(path: &Path) -> Result<Sidecar> {
         let unit_paths: Vec<PathBuf> = program.units.iter().map(|u| u.path.clone()).collect();
         let merged = sites::merge(&fragments, &unit_paths, &mut table)
             .with_context(|| format!("{}", path.display()))?;
-        Ok(Sidecar {
+        let mut sidecar = Sidecar {
             format_version: SIDECAR_VERSION,
             abi_version: lucc_abi::ABI_VERSION,
             build_id,
@@ -42,7 +42,10 @@ pub fn build(path: &Path) -> Result<Sidecar> {
             wrappers: merged.wrappers,
             units: merged.units,
             unplaced: state.unplaced,
-        })
+            invariants: None,
+        };
+        sidecar.invariants = Some(invariants::merge_fragments(&fragments, &sidecar));
+        Ok(sidecar)
     })
 }
 

@@ -57,6 +57,7 @@ pub fn fragment(source: &str, sites: Vec<SiteRecord>, wrappers: Vec<WrapperRecor
         sites,
         wrappers,
         skipped: vec![],
+        invariants: Default::default(),
     }
 }
 

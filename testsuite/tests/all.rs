@@ -15,6 +15,8 @@ mod common;
 mod chat;
 #[path = "all/harness.rs"]
 mod harness;
+#[path = "all/invariants.rs"]
+mod invariants;
 #[path = "all/kvload.rs"]
 mod kvload;
 #[path = "all/kvstore.rs"]

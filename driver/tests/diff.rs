@@ -344,3 +344,81 @@ fn missing_stale_and_corrupt_sidecars_are_bad_input() {
     assert_eq!(code, Some(1));
     assert!(msg.contains("alow_truncate"), "{msg}");
 }
+
+const TABLE_V1: &str = r#"
+#include <stdio.h>
+static int cmd_get(int x) { return x + 1; }
+static int cmd_set(int x) { return x + 2; }
+static int cmd_info(int x) { return x + 3; }
+static int on_start(int x) { return x * 2; }
+static int on_stop(int x) { return x * 3; }
+struct command { const char *name; int (*proc)(int); long calls; };
+struct command table[3] = { { "get", cmd_get, 0 }, { "set", cmd_set, 0 }, { "info", cmd_info, 0 } };
+struct hooks { int (*start)(int); int (*stop)(int); };
+struct hooks hooks = { on_start, on_stop };
+int main(int argc, char **argv) {
+    for (int i = 0; i < 3; i++) table[i].calls += table[i].proc(argc);
+    printf("%ld %d %d\n", table[2].calls, hooks.start(argc), hooks.stop(argc));
+    return 0;
+}
+"#;
+
+const TABLE_V2: &str = r#"
+#include <stdio.h>
+static int cmd_get(int x) { return x + 1; }
+static int cmd_set(int x) { return x + 2; }
+static int on_start(int x) { return x * 2; }
+struct command { const char *name; int (*proc)(int); long calls; };
+struct command table[2] = { { "get", cmd_get, 0 }, { "set", cmd_set, 0 } };
+struct hooks { int (*start)(int); };
+struct hooks hooks = { on_start };
+int main(int argc, char **argv) {
+    for (int i = 0; i < 2; i++) table[i].calls += table[i].proc(argc);
+    printf("%ld %d\n", table[1].calls, hooks.start(argc));
+    return 0;
+}
+"#;
+
+/// A removed function whose address sits only in a part of a variable the
+/// transfer discards (an array tail cut by `allow_truncate`, a dropped
+/// field) is not carried into the new version: the diff must account for
+/// each rule of the transform file as the transfer does, and still refuse
+/// while the part is kept.
+#[test]
+fn function_addresses_in_truncated_or_dropped_parts_need_nothing_more() {
+    let (dir, old, new) = pair(TABLE_V1, TABLE_V2);
+    let (code, d) = json(&[], &old, &new);
+    assert_eq!(code, 2, "{d:#}");
+    let info = change(&d, "function", "cmd_info");
+    assert_eq!((info["class"].as_str(), &info["blocking"]), (Some("needs-transform"), &Value::Bool(true)), "{info:#}");
+    assert_eq!(info["held_by"][0], "table", "{info:#}");
+    // A field gone from the new type is discarded by the transfer, declared
+    // or not: the pointer in it goes with it.
+    let stop = change(&d, "function", "on_stop");
+    assert_eq!((stop["class"].as_str(), &stop["blocking"]), (Some("auto"), &Value::Bool(false)), "{stop:#}");
+    assert!(stop["detail"].as_str().unwrap().contains("parts of hooks that the transfer discards"), "{stop:#}");
+
+    let truncate = dir.path().join("truncate.toml");
+    std::fs::write(&truncate, "[globals.table]\nallow_truncate = true\n\n[types.\"struct hooks\"]\ndropped = [\"stop\"]\n").unwrap();
+    let (code, d) = json(&["--transform", truncate.to_str().unwrap()], &old, &new);
+    assert_eq!(code, 0, "{d:#}");
+    assert_eq!(d["verdict"], "auto", "{d:#}");
+    for f in ["cmd_info", "on_stop"] {
+        let c = change(&d, "function", f);
+        assert_eq!((c["class"].as_str(), &c["blocking"]), (Some("auto"), &Value::Bool(false)), "{c:#}");
+    }
+    // The kept entries' functions still count: removing cmd_set blocks.
+    let v3 = TABLE_V2.replace("cmd_set", "cmd_put");
+    let newer = build(dir.path(), "v3", &v3);
+    let (code, d) = json(&["--transform", truncate.to_str().unwrap()], &old, &newer);
+    assert_eq!(code, 2, "{d:#}");
+    let set = change(&d, "function", "cmd_set");
+    assert_eq!((set["blocking"].as_bool(), set["held_by"][0].as_str()), (Some(true), Some("table")), "{set:#}");
+    // Without `allow_truncate` the table's tail is kept (its non-zero
+    // entries refused), whatever else the file says.
+    let set_only = dir.path().join("set_only.toml");
+    std::fs::write(&set_only, "[types.\"struct hooks\"]\ndropped = [\"stop\"]\n").unwrap();
+    let (code, d) = json(&["--transform", set_only.to_str().unwrap()], &old, &new);
+    assert_eq!(code, 2, "{d:#}");
+    assert_eq!(change(&d, "function", "cmd_info")["blocking"], true, "{d:#}");
+}

@@ -15,7 +15,7 @@ pub struct Cx<'a> {
     pub tf: &'a Transform,
     /// The per-item engine (see `engine`).
     pub t: Transfer<'a>,
-    pub function_holders: &'a BTreeMap<String, BTreeSet<String>>,
+    pub function_holders: &'a BTreeMap<String, BTreeMap<String, BTreeSet<u64>>>,
     pub have_old_binary: bool,
 }
 

@@ -18,9 +18,11 @@ use object::{Object, ObjectSection};
 pub struct Build {
     pub shown: String,
     pub sidecar: Sidecar,
-    /// Function name -> the variables whose initial value points at it.
+    /// Function name -> the variables whose initial value points at it,
+    /// each with the byte offsets inside it that hold the address (so that
+    /// a transform dropping that part of the variable is accounted for).
     /// Empty when only a `.lumap` was given.
-    pub function_holders: BTreeMap<String, BTreeSet<String>>,
+    pub function_holders: BTreeMap<String, BTreeMap<String, BTreeSet<u64>>>,
     /// Whether the binary was read (`function_holders` is meaningful).
     pub have_binary: bool,
 }
@@ -63,14 +65,14 @@ fn var_name(v: &Variable) -> String {
     }
 }
 
-fn function_holders(file: &object::File<'_>, sc: &Sidecar) -> BTreeMap<String, BTreeSet<String>> {
+fn function_holders(file: &object::File<'_>, sc: &Sidecar) -> BTreeMap<String, BTreeMap<String, BTreeSet<u64>>> {
     let functions: HashMap<u64, &str> = sc.functions.iter().map(|f| (f.address, f.name.as_str())).collect();
     let vars: Vec<&Variable> = sc.globals.iter().chain(&sc.static_locals).collect();
     let holder = |addr: u64| vars.iter().find(|v| addr >= v.address && addr < v.address + v.size.max(1));
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut out: BTreeMap<String, BTreeMap<String, BTreeSet<u64>>> = BTreeMap::new();
     let mut note = |at: u64, value: u64| {
         if let (Some(f), Some(v)) = (functions.get(&value), holder(at)) {
-            out.entry(f.to_string()).or_default().insert(var_name(v));
+            out.entry(f.to_string()).or_default().entry(var_name(v)).or_default().insert(at - v.address);
         }
     };
     if let Some(relocs) = file.dynamic_relocations() {

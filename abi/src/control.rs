@@ -48,6 +48,11 @@ pub enum Request {
         /// come out equal to the running program's.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ttst: Option<TtstRequest>,
+        /// `lucc update --probation SECS`: after commit the old process
+        /// stays parked this long and resumes if the new one crashes or
+        /// exits abnormally meanwhile; 0: it exits at commit.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        probation_ms: u64,
     },
 }
 
@@ -199,6 +204,9 @@ pub enum Stage {
     /// `--ttst`: the round trip through the old version and the comparison.
     Ttst,
     Commit,
+    /// `--probation`: the old process waits, parked, for the new one to
+    /// prove itself.
+    Probation,
 }
 
 impl Stage {
@@ -211,6 +219,7 @@ impl Stage {
             Stage::Transfer => "transfer",
             Stage::Ttst => "ttst",
             Stage::Commit => "commit",
+            Stage::Probation => "probation",
         }
     }
 }
@@ -252,6 +261,10 @@ pub enum FromOld {
     },
     /// The new process owns the program from now on.
     Commit,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 fn no_fd() -> i32 {
@@ -382,6 +395,7 @@ mod tests {
             fault: Some("transfer:hang".parse().unwrap()),
             dry_run: true,
             ttst: Some(TtstRequest { inverse_transform: "[types]".into() }),
+            probation_ms: 5000,
         };
         assert_eq!(decode::<Request>(&encode(&r)).unwrap(), r);
         assert_eq!(decode::<Request>(r#"{"type":"hello","version":1}"#).unwrap(), Request::Hello { version: 1 });

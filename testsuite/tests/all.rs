@@ -25,6 +25,8 @@ mod kvstore;
 mod live_update;
 #[path = "all/pairs.rs"]
 mod pairs;
+#[path = "all/probation.rs"]
+mod probation;
 #[path = "all/rollback.rs"]
 mod rollback;
 #[path = "all/shapes.rs"]

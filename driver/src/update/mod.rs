@@ -1,5 +1,5 @@
 //! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]
-//! [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]]`: replaces a
+//! [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS]`: replaces a
 //! running lucc program by a new build of it, through its control socket
 //! (and `lucc status PID`, which asks the same socket about the program).
 //!
@@ -43,6 +43,9 @@ struct Args {
     dry_run: bool,
     /// The round trip through the old version before commit.
     ttst: Option<TtstRequest>,
+    /// After commit, how long the old process waits to take over again
+    /// if the new one crashes.
+    probation: Duration,
 }
 
 /// A transform file's `[inverse]` table is the transform of the way back
@@ -66,12 +69,17 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     let mut pos = Vec::new();
     let (mut timeout, mut json, mut transform, mut fault, mut dry_run) = (DEFAULT_TIMEOUT_SECS, false, None, None, false);
     let (mut ttst, mut inverse, mut ttst_transform) = (false, None, None);
+    let mut probation = 0.0;
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
             "--dry-run" => dry_run = true,
             "--ttst" => ttst = true,
+            "--probation" => {
+                let v = it.next().ok_or("--probation needs a number of seconds")?;
+                probation = v.parse().ok().filter(|t: &f64| t.is_finite() && *t >= 0.0).ok_or(format!("bad --probation {v}"))?;
+            }
             "--ttst-transform" => {
                 let f = it.next().ok_or("--ttst-transform needs a file")?;
                 ttst_transform = Some(std::fs::read_to_string(&f).map_err(|e| format!("transform file {f}: {e}"))?);
@@ -102,7 +110,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     }
     // The operator's file for the way back wins over the [inverse] table.
     let ttst = ttst.then(|| TtstRequest { inverse_transform: ttst_transform.or(inverse).unwrap_or_default() });
-    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run, ttst })
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run, ttst, probation: Duration::from_secs_f64(probation) })
 }
 
 /// `lucc update ...`; returns the exit code.
@@ -110,7 +118,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]]");
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS]");
             return EXIT_REFUSED;
         }
     };
@@ -124,7 +132,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
         Err(client::OpenError::Refused(e)) => return rep.refused(&e),
         Err(client::OpenError::Other(e)) => return rep.error(&e),
     };
-    let request = client::UpdateRequest { transform: args.transform.clone(), fault: args.fault, dry_run: args.dry_run, ttst: args.ttst.clone() };
+    let request = client::UpdateRequest { transform: args.transform.clone(), fault: args.fault, dry_run: args.dry_run, ttst: args.ttst.clone(), probation: args.probation };
     let result = conn.update(&binary, args.timeout, request, &mut |r| rep.response(r));
     match result {
         Ok(Outcome::Committed { new_pid }) => rep.committed(new_pid),

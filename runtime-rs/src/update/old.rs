@@ -60,6 +60,9 @@ pub struct Options<'a> {
     pub dry_run: bool,
     /// `--ttst`: the round trip through the old version before commit.
     pub ttst: Option<&'a TtstRequest>,
+    /// After commit, how long the old process stays parked, ready to
+    /// resume if the new one crashes (zero: it exits at commit).
+    pub probation: Duration,
 }
 
 /// Runs an update to `new_binary`. Err: refused, nothing was done. Returns
@@ -92,7 +95,7 @@ fn resume_old() {
 }
 
 fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runtime_fds: &[RawFd], st: &mut Stages<'_>) -> Outcome {
-    let Options { transform, fault, dry_run, ttst } = *opts;
+    let Options { transform, fault, dry_run, ttst, probation } = *opts;
     if let Err(e) = quiesce::quiesce(deadline) {
         return st.roll_back(Stage::Quiesce, e);
     }
@@ -151,10 +154,21 @@ fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runt
         resume_old();
         return st.roll_back(Stage::Commit, e);
     }
+    if !probation.is_zero() {
+        st.done(Stage::Commit, true, format!("the new version serves; the old process stays parked for {} ms of probation", probation.as_millis()));
+        if let Some(why) = on_probation(child.pid, probation) {
+            resume_old();
+            return st.roll_back(Stage::Probation, why);
+        }
+    }
     // Before the old process exits, so a service manager never sees its
     // main process end without knowing its successor (docs/systemd.md).
     let notified = notify_main_pid(child.pid as u32);
-    st.done(Stage::Commit, true, format!("old process exits{notified}"));
+    if probation.is_zero() {
+        st.done(Stage::Commit, true, format!("old process exits{notified}"));
+    } else {
+        st.done(Stage::Probation, true, format!("the new version came through its probation; old process exits{notified}"));
+    }
     (st.report)(&Response::Outcome(Outcome::Committed { new_pid: child.pid as u32 }));
     crate::control::remove_socket();
     // SAFETY: ends the process without running the program's atexit
@@ -199,6 +213,34 @@ fn send_notify(socket: &[u8], msg: &[u8]) -> std::io::Result<()> {
         return Err(std::io::Error::other("short datagram"));
     }
     Ok(())
+}
+
+/// After commit, with the program's threads still parked: waits out the
+/// probation on the new process (our child). Some(cause) if it died of a
+/// signal or exited with a nonzero status meanwhile: the old process then
+/// resumes from its untouched state. A clean exit (status 0, the program
+/// shutting down as asked) ends the probation like its expiry does.
+fn on_probation(pid: libc::pid_t, period: Duration) -> Option<String> {
+    let started = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: non-blocking wait for our own child.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            let after = format!("after {} ms of service", started.elapsed().as_millis());
+            return if libc::WIFSIGNALED(status) {
+                Some(format!("new process {pid} killed by signal {} {after}; the old process resumed", libc::WTERMSIG(status)))
+            } else if libc::WEXITSTATUS(status) != 0 {
+                Some(format!("new process {pid} exited with status {} {after}; the old process resumed", libc::WEXITSTATUS(status)))
+            } else {
+                None
+            };
+        }
+        let left = period.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::sleep(TICK.min(left));
+    }
 }
 
 fn kill(pid: libc::pid_t) {

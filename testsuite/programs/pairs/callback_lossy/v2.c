@@ -2,6 +2,7 @@
  * (lucc.h) meant to set it also rewrites the quantity, keeping only its
  * low byte: a callback that loses information. See v1.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __LUCC__
@@ -44,9 +45,22 @@ __attribute__((constructor)) static void register_callbacks(void) {
 }
 #endif
 
+/* LUCC_TEST_CRASH_FIRST_REQUEST set in the environment (the old version's,
+ * which an update passes on): this version dies of a segmentation fault on
+ * the first request it serves, the new version that crashes right after
+ * resuming which testsuite/tests/all/probation.rs rolls back from. */
+static void maybe_crash(void) {
+    static int served;
+    if (served++ == 0 && getenv("LUCC_TEST_CRASH_FIRST_REQUEST")) {
+        volatile int *nowhere = NULL;
+        *nowhere = 1;
+    }
+}
+
 void pair_command(const char *line, FILE *out) {
     char name[16];
     int qty;
+    maybe_crash();
     if (sscanf(line, "ADD %15s %d", name, &qty) == 2) {
         struct item *it = xmalloc(sizeof *it);
         memset(it, 0, sizeof *it);

@@ -1,5 +1,6 @@
 //! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]
-//! [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS]`: replaces a
+//! [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS]
+//! [--report FILE.html|FILE.svg]`: replaces a
 //! running lucc program by a new build of it, through its control socket
 //! (and `lucc status PID`, which asks the same socket about the program).
 //!
@@ -12,6 +13,8 @@
 
 mod binary;
 mod client;
+mod history;
+mod html;
 mod report;
 mod status;
 
@@ -41,6 +44,8 @@ struct Args {
     fault: Option<Fault>,
     /// Up to ready, then the new process is discarded.
     dry_run: bool,
+    /// `--report FILE`: the update drawn as a page or a picture.
+    picture: Option<PathBuf>,
     /// The round trip through the old version before commit.
     ttst: Option<TtstRequest>,
     /// After commit, how long the old process waits to take over again
@@ -70,6 +75,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     let (mut timeout, mut json, mut transform, mut fault, mut dry_run) = (DEFAULT_TIMEOUT_SECS, false, None, None, false);
     let (mut ttst, mut inverse, mut ttst_transform) = (false, None, None);
     let mut probation = 0.0;
+    let mut picture = None;
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -95,6 +101,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
                 transform = Some(forward);
                 inverse = inv;
             }
+            "--report" => picture = Some(PathBuf::from(it.next().ok_or("--report needs a file (.html, or .svg for the picture alone)")?)),
             "--inject-fault" => {
                 let f = it.next().ok_or("--inject-fault needs POINT:KIND")?;
                 fault = Some(f.parse::<Fault>()?);
@@ -110,7 +117,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     }
     // The operator's file for the way back wins over the [inverse] table.
     let ttst = ttst.then(|| TtstRequest { inverse_transform: ttst_transform.or(inverse).unwrap_or_default() });
-    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run, ttst, probation: Duration::from_secs_f64(probation) })
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run, ttst, probation: Duration::from_secs_f64(probation), picture })
 }
 
 /// `lucc update ...`; returns the exit code.
@@ -118,11 +125,14 @@ pub fn update_main(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS]");
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS] [--report FILE.html|FILE.svg]");
             return EXIT_REFUSED;
         }
     };
     let mut rep = report::Report::new(args.pid, &args.binary, args.json);
+    rep.picture = args.picture.clone();
+    rep.record.dry_run = args.dry_run;
+    rep.record.new_build = history::build_id(&args.binary);
     let binary = match binary::check(&args.binary) {
         Ok(b) => b,
         Err(e) => return rep.refused(&e),
@@ -132,6 +142,11 @@ pub fn update_main(args: &[OsString]) -> i32 {
         Err(client::OpenError::Refused(e)) => return rep.refused(&e),
         Err(client::OpenError::Other(e)) => return rep.error(&e),
     };
+    // Which build and which process the update starts from, for the
+    // history; a program that cannot say is updated all the same.
+    if let Ok(Response::Status(s)) = conn.ask(&lucc_abi::control::Request::Status) {
+        rep.old(&s);
+    }
     let request = client::UpdateRequest { transform: args.transform.clone(), fault: args.fault, dry_run: args.dry_run, ttst: args.ttst.clone(), probation: args.probation };
     let result = conn.update(&binary, args.timeout, request, &mut |r| rep.response(r));
     match result {

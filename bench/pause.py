@@ -13,6 +13,10 @@ every repetition so machine noise falls on both:
      from starting `lucc update` to the first PING answered by the new pid
      (the pause a client sees), the longest gap between two consecutive
      answers (the pause as it felt), and the report's per-stage ms.
+  B' small change: the same update to v2-small (-DV2_SMALL: only the one
+     counters object grows a field, every entry keeps its type), timed the
+     same way in the same repetition: the pause of a release that touches
+     little state, next to the one that converts every entry.
 
 and under both, the floor: one memcpy of the table's bytes into memory never
 touched before (bench/programs/pause/memcpy_floor.c, clang -O2).
@@ -89,6 +93,20 @@ def stats(samples):
 
 def expected_get(key):
     return f"{(key * 2654435761 + 7) % 2**64} entry-{key}"
+
+
+def git_commit():
+    """The commit measured, "+dirty" when the work tree differs from it
+    (numbers from uncommitted code must say so)."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
 
 
 # ---- talking to the server --------------------------------------------------
@@ -213,8 +231,8 @@ class Pinger:
 
 # ---- the measurements ---------------------------------------------------------
 
-def measure_update(bins, lucc, entries, work, update_timeout):
-    """B: one live update of a freshly started v1 to v2."""
+def measure_update(bins, lucc, entries, work, update_timeout, target="v2"):
+    """B: one live update of a freshly started v1 to bins[target]."""
     srv = Server(bins["v1"], ["--port", "0", "--entries", str(entries)], work, "update")
     new_pid = pinger = None
     try:
@@ -224,7 +242,7 @@ def measure_update(bins, lucc, entries, work, update_timeout):
         heap_bytes = int(probe.ask("BYTES"))
         pinger = Pinger(bins["pinger"], port)
         t_send = time.monotonic_ns()
-        cmd = [lucc, "update", str(srv.pid), str(bins["v2"]), "--json"]
+        cmd = [lucc, "update", str(srv.pid), str(bins[target]), "--json"]
         if update_timeout:
             cmd += ["--timeout", str(update_timeout)]
         p = subprocess.run(cmd, capture_output=True, text=True)
@@ -341,15 +359,29 @@ def measure_floor(exe, nbytes):
 
 def build(lucc, ref_cc, work):
     src = SOURCES / "pausesrv.c"
-    bins = {"v1": work / "pausesrv", "v2": work / "pausesrv-v2", "floor": work / "memcpy_floor",
+    bins = {"v1": work / "pausesrv", "v2": work / "pausesrv-v2",
+            "v2small": work / "pausesrv-v2small", "floor": work / "memcpy_floor",
             "pinger": work / "pinger"}
     run_checked([lucc, "-O2", "-o", str(bins["v1"]), str(src)], "lucc build of pausesrv v1")
     run_checked([lucc, "-O2", "-DV2", "-o", str(bins["v2"]), str(src)], "lucc build of pausesrv v2")
+    run_checked([lucc, "-O2", "-DV2_SMALL", "-o", str(bins["v2small"]), str(src)],
+                "lucc build of pausesrv v2-small")
     run_checked([ref_cc, "-O2", "-o", str(bins["floor"]), str(SOURCES / "memcpy_floor.c")],
                 "build of memcpy_floor")
     run_checked([ref_cc, "-O2", "-o", str(bins["pinger"]), str(SOURCES / "pinger.c")],
                 "build of pinger")
     return bins
+
+
+def summarise_updates(upd):
+    return {
+        "client_pause_ms": stats([u["client_pause_ms"] for u in upd]),
+        "longest_gap_ms": stats([u["longest_gap_ms"] for u in upd]),
+        "lucc_update_wall_ms": stats([u["lucc_update_wall_ms"] for u in upd]),
+        "old_last_answer_after_cli_ms": stats([u["old_last_answer_after_cli_ms"] for u in upd]),
+        "stages_ms": {s: stats([u["stages_ms"].get(s, 0.0) for u in upd]) for s in STAGES},
+        "transfer_counts": upd[-1]["transfer_counts"],
+    }
 
 
 def summarise(entries, runs):
@@ -359,13 +391,8 @@ def summarise(entries, runs):
         "entries": entries,
         "heap_bytes": upd[-1]["heap_bytes"],
         "transfer_counts": upd[-1]["transfer_counts"],
-        "update": {
-            "client_pause_ms": stats([u["client_pause_ms"] for u in upd]),
-            "longest_gap_ms": stats([u["longest_gap_ms"] for u in upd]),
-            "lucc_update_wall_ms": stats([u["lucc_update_wall_ms"] for u in upd]),
-            "old_last_answer_after_cli_ms": stats([u["old_last_answer_after_cli_ms"] for u in upd]),
-            "stages_ms": {s: stats([u["stages_ms"].get(s, 0.0) for u in upd]) for s in STAGES},
-        },
+        "update": summarise_updates(upd),
+        "update_small": summarise_updates([r["update_small"] for r in runs]),
         "restart": {
             "total_ms": stats([r["total_ms"] for r in rst]),
             "save_ms": stats([r["save_ms"] for r in rst]),
@@ -374,9 +401,19 @@ def summarise(entries, runs):
         },
         "memcpy_floor_ms": stats([r["floor_ms"] for r in runs]),
     }
+    restart = res["restart"]["total_ms"]["median"]
+    floor = res["memcpy_floor_ms"]["median"]
     pause = res["update"]["client_pause_ms"]["median"]
-    res["ratio_pause_restart"] = pause / res["restart"]["total_ms"]["median"]
-    res["ratio_pause_floor"] = pause / res["memcpy_floor_ms"]["median"]
+    small = res["update_small"]["client_pause_ms"]["median"]
+    res["ratio_pause_restart"] = pause / restart
+    res["ratio_pause_floor"] = pause / floor
+    res["ratio_small_pause_restart"] = small / restart
+    res["ratio_small_pause_full"] = small / pause
+    # The target a pause is held to: three times the floor of copying the
+    # state, plus what the new version spends existing at all (exec, its
+    # own startup up to its first update point), which no transfer can save.
+    st = res["update"]["stages_ms"]
+    res["target_pause_ms"] = 3 * floor + st["spawn"]["median"] + st["startup"]["median"]
     return res
 
 
@@ -386,24 +423,25 @@ def spread(s, digits=1):
 
 def print_table(results):
     print("\nupdate pause vs restart+reload (ms: median (min-max))")
-    head = (f"{'N':>9} {'update pause':>22} {'longest gap':>22} {'transfer':>9}"
-            f" {'restart+reload':>24} {'memcpy floor':>13} {'pause/restart':>13} {'pause/floor':>11}")
+    head = (f"{'N':>9} {'update pause':>22} {'longest gap':>22} {'small-change pause':>22}"
+            f" {'restart+reload':>24} {'memcpy floor':>13} {'pause/restart':>13} {'pause/floor':>11}"
+            f" {'small/restart':>13}")
     print(head)
     for r in results:
         if "failure" in r:
             print(f"{r['entries']:>9} failed: {r['failure'].splitlines()[0]}")
             continue
-        u, rs = r["update"], r["restart"]
+        u, us, rs = r["update"], r["update_small"], r["restart"]
         print(f"{r['entries']:>9} {spread(u['client_pause_ms']):>22} {spread(u['longest_gap_ms']):>22}"
-              f" {u['stages_ms']['transfer']['median']:>9.0f} {spread(rs['total_ms']):>24}"
+              f" {spread(us['client_pause_ms']):>22} {spread(rs['total_ms']):>24}"
               f" {r['memcpy_floor_ms']['median']:>13.3f} {r['ratio_pause_restart']:>13.2f}"
-              f" {r['ratio_pause_floor']:>11.1f}")
-    print("\nper stage (report, ms median) and the restart's split:")
+              f" {r['ratio_pause_floor']:>11.1f} {r['ratio_small_pause_restart']:>13.2f}")
+    print("\nper stage (report, ms median; full change / small change) and the restart's split:")
     for r in results:
         if "failure" in r:
             continue
-        st = r["update"]["stages_ms"]
-        parts = " ".join(f"{s} {st[s]['median']:.0f}" for s in STAGES)
+        st, ss = r["update"]["stages_ms"], r["update_small"]["stages_ms"]
+        parts = " ".join(f"{s} {st[s]['median']:.0f}/{ss[s]['median']:.0f}" for s in STAGES)
         rs = r["restart"]
         print(f"{r['entries']:>9} {parts} | save {rs['save_ms']['median']:.1f}"
               f" restart+load {rs['restart_load_ms']['median']:.1f}"
@@ -436,6 +474,7 @@ def main():
         sys.exit(f"pause: error: {e}")
 
     doc = {"lucc": lucc, "ref_cc": ref_cc, "repetitions": reps, "quick": args.quick,
+           "commit": git_commit(),
            "full": args.full, "update_timeout_s": update_timeout,
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
@@ -458,8 +497,10 @@ def main():
                           file=sys.stderr, flush=True)
                     restart = measure_restart(bins, entries, work)
                     update = measure_update(bins, lucc, entries, work, update_timeout)
+                    small = measure_update(bins, lucc, entries, work, update_timeout, "v2small")
                     floor = measure_floor(bins["floor"], update["heap_bytes"])
-                    runs.append({"restart": restart, "update": update, "floor_ms": floor})
+                    runs.append({"restart": restart, "update": update, "update_small": small,
+                                 "floor_ms": floor})
                 doc["sizes"].append(summarise(entries, runs))
             except BenchError as e:
                 failed = True

@@ -33,3 +33,9 @@ mod rollback;
 mod shapes;
 #[path = "all/ttst.rs"]
 mod ttst;
+#[path = "all/report.rs"]
+mod report;
+#[path = "all/status.rs"]
+mod status;
+#[path = "all/systemd.rs"]
+mod systemd;

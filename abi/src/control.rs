@@ -113,6 +113,9 @@ pub enum FaultPoint {
     Transfer,
     /// Everything done, just before reporting ready for commit.
     Ready,
+    /// Inside the transfer, as the program's transfer callbacks (lucc.h)
+    /// run.
+    Callbacks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,24 +131,49 @@ pub enum FaultKind {
     Hang,
     /// Reports a transfer error and exits.
     Error,
+    /// After the transfer (point `transfer`): a scalar field or variable
+    /// given a wrong value (an enum an enumerator no version has).
+    CorruptValue,
+    /// After the transfer: the heap object a pointer refers to is freed,
+    /// the pointer left as it was.
+    DanglingPointer,
+    /// After the transfer: a pointer moved to another object of the same
+    /// allocation site.
+    MisdirectPointer,
+    /// After the transfer: a pointer to a heap object cleared, the object
+    /// lost to the program.
+    LoseObject,
+    /// At point `callbacks`: every transfer callback handed another
+    /// object's old bytes.
+    WrongCallback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     pub at: FaultPoint,
     pub kind: FaultKind,
+    /// Chooses the victim of a corruption among the state's candidates
+    /// (`POINT:KIND:SEED`), so that a campaign is reproducible.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 impl std::str::FromStr for Fault {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Fault, String> {
-        const USAGE: &str = "a fault is POINT:KIND, POINT one of startup, transfer, ready; KIND one of crash, abort, exit, hang, error";
-        let (at, kind) = s.split_once(':').ok_or_else(|| format!("{s:?}: {USAGE}"))?;
+        const USAGE: &str = "a fault is POINT:KIND[:SEED]: POINT one of startup, transfer, ready, callbacks; KIND one of crash, abort, exit, hang, error, or, after the transfer (POINT transfer), corrupt_value, dangling_pointer, misdirect_pointer, lose_object, or in the callbacks wrong_callback";
+        let mut parts = s.splitn(3, ':');
+        let (Some(at), Some(kind)) = (parts.next(), parts.next()) else { return Err(format!("{s:?}: {USAGE}")) };
+        let seed = match parts.next() {
+            Some(n) => n.parse().map_err(|_| format!("bad fault seed {n:?}: {USAGE}"))?,
+            None => 0,
+        };
         let at = match at {
             "startup" => FaultPoint::Startup,
             "transfer" => FaultPoint::Transfer,
             "ready" => FaultPoint::Ready,
+            "callbacks" => FaultPoint::Callbacks,
             _ => return Err(format!("unknown fault point {at:?}: {USAGE}")),
         };
         let kind = match kind {
@@ -154,9 +182,21 @@ impl std::str::FromStr for Fault {
             "exit" => FaultKind::Exit,
             "hang" => FaultKind::Hang,
             "error" => FaultKind::Error,
+            "corrupt_value" => FaultKind::CorruptValue,
+            "dangling_pointer" => FaultKind::DanglingPointer,
+            "misdirect_pointer" => FaultKind::MisdirectPointer,
+            "lose_object" => FaultKind::LoseObject,
+            "wrong_callback" => FaultKind::WrongCallback,
             _ => return Err(format!("unknown fault kind {kind:?}: {USAGE}")),
         };
-        Ok(Fault { at, kind })
+        let corruption = matches!(kind, FaultKind::CorruptValue | FaultKind::DanglingPointer | FaultKind::MisdirectPointer | FaultKind::LoseObject);
+        if corruption && at != FaultPoint::Transfer {
+            return Err(format!("{kind:?} corrupts the transferred state: its point is transfer ({USAGE})"));
+        }
+        if kind == FaultKind::WrongCallback && at != FaultPoint::Callbacks {
+            return Err(format!("wrong_callback happens in the callbacks: its point is callbacks ({USAGE})"));
+        }
+        Ok(Fault { at, kind, seed })
     }
 }
 
@@ -404,7 +444,11 @@ mod tests {
     #[test]
     fn fault_specs_parse_or_say_what_is_allowed() {
         let f: Fault = "ready:crash".parse().unwrap();
-        assert_eq!(f, Fault { at: FaultPoint::Ready, kind: FaultKind::Crash });
+        assert_eq!(f, Fault { at: FaultPoint::Ready, kind: FaultKind::Crash, seed: 0 });
+        let f: Fault = "transfer:misdirect_pointer:17".parse().unwrap();
+        assert_eq!(f, Fault { at: FaultPoint::Transfer, kind: FaultKind::MisdirectPointer, seed: 17 });
+        assert!("ready:lose_object".parse::<Fault>().is_err());
+        assert!("transfer:wrong_callback".parse::<Fault>().is_err());
         let e = "commit:crash".parse::<Fault>().unwrap_err();
         assert!(e.contains("unknown fault point") && e.contains("startup, transfer, ready"), "{e}");
         assert!("transfer".parse::<Fault>().unwrap_err().contains("POINT:KIND"));

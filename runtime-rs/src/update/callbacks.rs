@@ -85,7 +85,22 @@ thread_local! {
 /// Runs the object and variable callbacks, then the done callbacks, with
 /// `translate` answering `lucc_transfer_pointer`. Err names the callback
 /// that refused.
-pub fn run(calls: Vec<Call>, translate: &mut dyn FnMut(u64) -> Option<u64>) -> Result<u64, String> {
+pub fn run(mut calls: Vec<Call>, translate: &mut dyn FnMut(u64) -> Option<u64>) -> Result<u64, String> {
+    // `lucc update --inject-fault callbacks:KIND`: a callback that dies,
+    // or one handed the wrong objects.
+    if let Some(f) = super::faults::armed_at(lucc_abi::control::FaultPoint::Callbacks) {
+        if super::faults::is_death(f.kind) && !calls.is_empty() {
+            super::faults::log(&format!("{:?} in a transfer callback", f.kind).to_lowercase());
+            if f.kind == lucc_abi::control::FaultKind::Error {
+                return Err(format!("transfer callback for {}: injected fault", calls[0].what));
+            }
+            super::faults::die(f.kind, || {});
+        }
+        if f.kind == lucc_abi::control::FaultKind::WrongCallback {
+            let n = super::faults::misdeliver(&mut calls, |a, b| a.f as usize == b.f as usize && a.old.len() == b.old.len(), |c| &mut c.old);
+            super::faults::log(&format!("{n} transfer callbacks handed another object's old bytes"));
+        }
+    }
     // SAFETY (of the transmute): the pointer is only used while this frame
     // lives; it is cleared before returning, on every path.
     let t: *mut (dyn FnMut(u64) -> Option<u64> + '_) = translate;

@@ -18,10 +18,10 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
-use lucc_abi::control::{decode, encode, ArenaHandover, Fault, FaultKind, FaultPoint, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, ArenaHandover, Fault, FaultPoint, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
 
 use super::state::{Blob, TAG_RECORD};
-use super::{build_id, channel, role, set_role, swap_role, transfer, ttst, Role};
+use super::{build_id, channel, faults, role, set_role, swap_role, transfer, ttst, Role};
 
 static CHANNEL: AtomicI32 = AtomicI32::new(-1);
 
@@ -130,25 +130,10 @@ pub fn started_by_update() -> bool {
     true
 }
 
-/// `lucc update --inject-fault`: fails here in the way asked, as a broken
-/// new version would, so that tests can see the update roll back.
+/// `lucc update --inject-fault`: fails or corrupts the state here in the
+/// way asked, as a broken new version would (`faults`).
 fn inject(fd: RawFd, fault: Option<Fault>, here: FaultPoint) {
-    let Some(f) = fault.filter(|f| f.at == here) else { return };
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("lucc: injecting {:?} at {:?}\n", f.kind, f.at).as_bytes());
-    match f.kind {
-        // SAFETY: deliberately fatal, as asked.
-        FaultKind::Crash => unsafe {
-            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
-            libc::raise(libc::SIGSEGV);
-        },
-        FaultKind::Abort => std::process::abort(),
-        // SAFETY: the program's exit, handlers and all, as a buggy version might.
-        FaultKind::Exit => unsafe { libc::exit(1) },
-        FaultKind::Hang => loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        },
-        FaultKind::Error => fail(fd, format!("injected fault at {:?}", f.at).to_lowercase()),
-    }
+    faults::inject(fd, fault, here, fail);
 }
 
 /// At an update point of a new version: the first thread reports Ready and
@@ -170,6 +155,7 @@ pub(super) fn at_first_point() {
     let duty = inh.ttst;
     let old_build_id = inh.old_build_id.clone();
     inject(fd, fault, FaultPoint::Startup);
+    faults::arm(fault);
     if let Err(e) = channel::send(fd, &encode(&FromNew::StartupDone)) {
         fail(fd, e);
     }

@@ -26,7 +26,9 @@
 pub mod build_id;
 pub mod callbacks;
 pub mod channel;
+mod check;
 pub mod child;
+mod faults;
 pub mod image;
 pub mod old;
 pub mod points;

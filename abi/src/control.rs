@@ -43,6 +43,10 @@ pub enum Request {
         /// that is then discarded: the program runs on untouched.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         dry_run: bool,
+        /// `lucc update --no-check`: the transferred state is not checked
+        /// against the new version's static invariants.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_check: bool,
         /// `lucc update --ttst`: before commit, the state goes back from
         /// the new version into a fresh instance of the old one and must
         /// come out equal to the running program's.
@@ -298,6 +302,9 @@ pub enum FromOld {
         arena: Option<ArenaHandover>,
         #[serde(default)]
         fault: Option<Fault>,
+        /// `lucc update --no-check`: skip the invariant check.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_check: bool,
     },
     /// The new process owns the program from now on.
     Commit,
@@ -345,6 +352,10 @@ pub struct TransferCounts {
     /// The program's transfer callbacks run (lucc.h).
     #[serde(default)]
     pub callbacks: u64,
+    /// Scalars and pointers of the transferred state checked against the
+    /// new version's static invariants (0 with `--no-check`).
+    #[serde(default)]
+    pub checked: u64,
     pub ms: u64,
     /// Objects and bytes per old type, largest first (what the pause went
     /// to); filled by the transfer, drawn by `lucc update --report`.
@@ -434,6 +445,7 @@ mod tests {
             transform: Some("[x]".into()),
             fault: Some("transfer:hang".parse().unwrap()),
             dry_run: true,
+            no_check: true,
             ttst: Some(TtstRequest { inverse_transform: "[types]".into() }),
             probation_ms: 5000,
         };

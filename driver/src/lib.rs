@@ -27,6 +27,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         "diff" => diff::diff_main(rest),
         "update" => update::update_main(rest),
         "status" => update::status_main(rest),
+        "check" => update::check_main(rest),
         "help" | "--help" | "-h" => {
             print!("{}", USAGE);
             0
@@ -51,6 +52,8 @@ usage:
   lucc update PID NEW [--timeout SECS] [--json]
                                  replace running program PID by build NEW
   lucc status [--json] PID       ask running program PID about itself
+  lucc check [--json] PID        check running program PID's state against its
+                                 invariants (exit 0 clean, 2 violations)
 
 environment:
   LUCC_LOG=1          log what lucc does and why it passes a file through

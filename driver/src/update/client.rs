@@ -13,6 +13,8 @@ pub struct UpdateRequest {
     pub transform: Option<String>,
     pub fault: Option<Fault>,
     pub dry_run: bool,
+    /// `--no-check`: no invariant check after the transfer.
+    pub no_check: bool,
     pub ttst: Option<TtstRequest>,
     /// The outcome comes only after it.
     pub probation: Duration,
@@ -89,9 +91,9 @@ impl Conn {
 
     /// Sends the update and passes every reply to `seen` until the outcome.
     pub fn update(&mut self, binary: &Path, timeout: Duration, r: UpdateRequest, seen: &mut dyn FnMut(&Response)) -> Result<Outcome, Failure> {
-        let UpdateRequest { transform, fault, dry_run, ttst, probation } = r;
+        let UpdateRequest { transform, fault, dry_run, no_check, ttst, probation } = r;
         let probation_ms = probation.as_millis() as u64;
-        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform, fault, dry_run, ttst, probation_ms };
+        let req = Request::Update { new_binary: binary.display().to_string(), timeout_ms: timeout.as_millis() as u64, transform, fault, dry_run, no_check, ttst, probation_ms };
         // The program answers within its timeout plus the probation; the
         // margin covers the rest.
         let _ = self.reader.get_ref().set_read_timeout(Some(timeout + probation + Duration::from_secs(10)));

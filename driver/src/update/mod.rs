@@ -1,8 +1,10 @@
 //! `lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json]
-//! [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS]
+//! [--dry-run] [--no-check] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS]
 //! [--report FILE.html|FILE.svg]`: replaces a
 //! running lucc program by a new build of it, through its control socket
-//! (and `lucc status PID`, which asks the same socket about the program).
+//! (and `lucc status PID`, which asks the same socket about the program,
+//! and `lucc check PID`, a dry run to its own binary that checks its state
+//! against its invariants).
 //!
 //! The CLI checks everything it can before touching the program (the new
 //! binary exists, was built by lucc, and its sidecar is its own), then
@@ -12,12 +14,14 @@
 //! errors.
 
 mod binary;
+mod check;
 mod client;
 mod history;
 mod html;
 mod report;
 mod status;
 
+pub use check::main as check_main;
 pub use status::main as status_main;
 
 use std::ffi::OsString;
@@ -44,6 +48,9 @@ struct Args {
     fault: Option<Fault>,
     /// Up to ready, then the new process is discarded.
     dry_run: bool,
+    /// `--no-check`: the transferred state is not checked against the new
+    /// version's invariants.
+    no_check: bool,
     /// `--report FILE`: the update drawn as a page or a picture.
     picture: Option<PathBuf>,
     /// The round trip through the old version before commit.
@@ -76,11 +83,13 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     let (mut ttst, mut inverse, mut ttst_transform) = (false, None, None);
     let mut probation = 0.0;
     let mut picture = None;
+    let mut no_check = false;
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
             "--dry-run" => dry_run = true,
+            "--no-check" => no_check = true,
             "--ttst" => ttst = true,
             "--probation" => {
                 let v = it.next().ok_or("--probation needs a number of seconds")?;
@@ -117,7 +126,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     }
     // The operator's file for the way back wins over the [inverse] table.
     let ttst = ttst.then(|| TtstRequest { inverse_transform: ttst_transform.or(inverse).unwrap_or_default() });
-    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run, ttst, probation: Duration::from_secs_f64(probation), picture })
+    Ok(Args { pid, binary: PathBuf::from(binary), timeout: Duration::from_secs_f64(timeout), json, transform, fault, dry_run, no_check, ttst, probation: Duration::from_secs_f64(probation), picture })
 }
 
 /// `lucc update ...`; returns the exit code.
@@ -125,13 +134,14 @@ pub fn update_main(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS] [--report FILE.html|FILE.svg]");
+            eprintln!("lucc update: {e}\nusage: lucc update PID NEW-BINARY [--timeout SECS] [--transform FILE] [--json] [--dry-run] [--no-check] [--inject-fault POINT:KIND] [--ttst [--ttst-transform FILE]] [--probation SECS] [--report FILE.html|FILE.svg]");
             return EXIT_REFUSED;
         }
     };
     let mut rep = report::Report::new(args.pid, &args.binary, args.json);
     rep.picture = args.picture.clone();
     rep.record.dry_run = args.dry_run;
+    rep.no_check = args.no_check;
     rep.record.new_build = history::build_id(&args.binary);
     let binary = match binary::check(&args.binary) {
         Ok(b) => b,
@@ -147,7 +157,7 @@ pub fn update_main(args: &[OsString]) -> i32 {
     if let Ok(Response::Status(s)) = conn.ask(&lucc_abi::control::Request::Status) {
         rep.old(&s);
     }
-    let request = client::UpdateRequest { transform: args.transform.clone(), fault: args.fault, dry_run: args.dry_run, ttst: args.ttst.clone(), probation: args.probation };
+    let request = client::UpdateRequest { transform: args.transform.clone(), fault: args.fault, dry_run: args.dry_run, no_check: args.no_check, ttst: args.ttst.clone(), probation: args.probation };
     let result = conn.update(&binary, args.timeout, request, &mut |r| rep.response(r));
     match result {
         Ok(Outcome::Committed { new_pid }) => rep.committed(new_pid),

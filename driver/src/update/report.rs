@@ -21,12 +21,14 @@ pub struct Report {
     pub picture: Option<PathBuf>,
     /// The history record, filled in as the update goes.
     pub record: Record,
+    /// `--no-check`: the transfer line says the invariants were not checked.
+    pub no_check: bool,
 }
 
 impl Report {
     pub fn new(pid: u32, binary: &Path, json: bool) -> Report {
         let record = Record { pid, new_binary: binary.display().to_string(), ..Default::default() };
-        Report { pid, binary: binary.display().to_string(), json, stages: Vec::new(), picture: None, record }
+        Report { pid, binary: binary.display().to_string(), json, stages: Vec::new(), picture: None, record, no_check: false }
     }
 
     /// What the target said before the update (`Status`), for the history.
@@ -68,6 +70,11 @@ impl Report {
 
     pub fn response(&mut self, r: &Response) {
         if let Response::Stage { stage, ms, ok, detail, counts, ttst } = r {
+            let detail = match counts {
+                Some(_) if self.no_check => format!("{detail}; invariants not checked (--no-check)"),
+                Some(c) => format!("{detail}; {} values checked against invariants", c.checked),
+                None => detail.clone(),
+            };
             if !self.json {
                 let mark = if *ok { "" } else { "FAILED: " };
                 println!("  {:<8} {ms:>6} ms  {mark}{detail}", stage.name());

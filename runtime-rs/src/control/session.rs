@@ -79,11 +79,11 @@ fn handle(mut s: UnixStream) {
                 uptime_ms: super::started().elapsed().as_millis() as u64,
                 heap_objects: crate::registry::object_count() as u64,
             }),
-            (true, Request::Update { new_binary, timeout_ms, transform, fault, dry_run, ttst, probation_ms }) => {
+            (true, Request::Update { new_binary, timeout_ms, transform, fault, dry_run, no_check, ttst, probation_ms }) => {
                 let mut fds = super::runtime_fds();
                 fds.push(fd);
                 let mut out = s.try_clone().ok();
-                let opts = old::Options { transform: transform.as_deref(), fault, dry_run, ttst: ttst.as_ref(), probation: Duration::from_millis(probation_ms) };
+                let opts = old::Options { transform: transform.as_deref(), fault, dry_run, no_check, ttst: ttst.as_ref(), probation: Duration::from_millis(probation_ms) };
                 let run = old::run(&new_binary, Duration::from_millis(timeout_ms), &opts, &fds, &mut |r| {
                     if let Some(o) = out.as_mut() {
                         let _ = o.write_all(encode(r).as_bytes());

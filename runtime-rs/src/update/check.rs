@@ -74,13 +74,14 @@ impl Outcome {
 /// A pointer invariant's targets as addresses of this process.
 struct Allowed {
     invariant: String,
-    null: bool,
     /// Sorted.
     functions: Vec<u64>,
     /// `[start, end]`: one past the end is a valid C pointer too.
     globals: Vec<(u64, u64)>,
     string_literals: bool,
     sites: HashSet<u32>,
+    /// The types of the listed sites' objects.
+    site_types: HashSet<TypeId>,
 }
 
 enum Leaf {
@@ -197,11 +198,11 @@ impl<'s> Checker<'s> {
             .collect();
         self.allowed.push(Allowed {
             invariant: inv.describe(&site_name(sc)),
-            null: t.null,
             functions,
             globals,
             string_literals: t.string_literals,
             sites: wrapped_sites(sc, &t.sites),
+            site_types: t.sites.iter().filter_map(|&id| sc.site(id)?.ty).collect(),
         });
         self.allowed.len() - 1
     }
@@ -297,7 +298,10 @@ impl<'s> Checker<'s> {
         // The pass records constants sign-extended from the stored width
         // whatever the C type (200 stored in an unsigned char is -56), so
         // an unsigned location also passes under that reading.
-        let ok = if signed { inv.admits(sext) } else { inv.admits(raw as i64) || inv.admits(sext) };
+        // Zero is what the transfer gives a field the old version lacked
+        // (and what a new object holds before the program sets it): the
+        // state is the old version's, not one the new version's stores made.
+        let ok = raw == 0 || if signed { inv.admits(sext) } else { inv.admits(raw as i64) || inv.admits(sext) };
         (!ok).then(|| if signed { sext.to_string() } else { raw.to_string() })
     }
 
@@ -310,7 +314,8 @@ impl<'s> Checker<'s> {
 
     fn pointer_ok(&self, a: &Allowed, p: u64) -> bool {
         if p == 0 {
-            return a.null;
+            // As for scalars: an added field is NULL after the transfer.
+            return true;
         }
         if a.functions.binary_search(&p).is_ok() || a.globals.iter().any(|&(s, e)| p >= s && p <= e) {
             return true;
@@ -321,7 +326,12 @@ impl<'s> Checker<'s> {
         if let Some(o) = self.object_at(p) {
             // A block of a site this version does not know (not re-attributed
             // by the transfer) cannot be judged by its invariants.
-            return a.sites.contains(&o.site) || self.sc.site(o.site).is_none();
+            // The transfer attributes an object whose site the new version
+            // lacks to one of its sites of the same type: the type decides.
+            return match self.sc.site(o.site) {
+                None => true,
+                Some(s) => a.sites.contains(&o.site) || s.ty.is_some_and(|t| a.site_types.contains(&t)),
+            };
         }
         false
     }

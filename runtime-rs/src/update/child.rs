@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use lucc_abi::control::{decode, encode, ArenaHandover, Fault, FaultPoint, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
 
 use super::state::{Blob, TAG_RECORD};
-use super::{build_id, channel, faults, role, set_role, swap_role, transfer, ttst, Role};
+use super::{build_id, channel, check, faults, role, set_role, swap_role, transfer, ttst, Role};
 
 static CHANNEL: AtomicI32 = AtomicI32::new(-1);
 
@@ -32,6 +32,8 @@ struct Inherited {
     blob: Blob,
     arena: Option<ArenaHandover>,
     fault: Option<Fault>,
+    /// `lucc update --no-check`.
+    no_check: bool,
     /// `lucc update --ttst`: the round trip (P2) or the comparison (P3).
     ttst: Option<ttst::Duty>,
 }
@@ -81,10 +83,10 @@ pub fn started_by_update() -> bool {
         Some(fd) if is_socket(fd) => fd,
         _ => return false, // not ours: a stray variable, run normally
     };
-    let (cloexec, old_build_id, state_fd, arena, fault) =
+    let (cloexec, old_build_id, state_fd, arena, fault, no_check) =
         match channel::recv(fd).and_then(|l| decode::<FromOld>(&l.ok_or("old process closed the channel")?)) {
-            Ok(FromOld::Hello { version, cloexec, build_id, state_fd, arena, fault }) if version == PROTOCOL_VERSION => {
-                (cloexec, build_id, state_fd, arena, fault)
+            Ok(FromOld::Hello { version, cloexec, build_id, state_fd, arena, fault, no_check }) if version == PROTOCOL_VERSION => {
+                (cloexec, build_id, state_fd, arena, fault, no_check)
             }
             Ok(FromOld::Hello { version, .. }) => {
                 fail(fd, format!("old process speaks update protocol {version}, this one {PROTOCOL_VERSION}"))
@@ -117,7 +119,7 @@ pub fn started_by_update() -> bool {
     if let Err(e) = crate::startup::begin_replay(blob.section(TAG_RECORD).unwrap_or_default()) {
         fail(fd, format!("the old startup record: {e}"));
     }
-    *INHERITED.lock().unwrap() = Some(Inherited { old_build_id, blob, arena, fault, ttst: duty });
+    *INHERITED.lock().unwrap() = Some(Inherited { old_build_id, blob, arena, fault, no_check, ttst: duty });
     for d in cloexec.into_iter().chain([fd]) {
         // SAFETY: sets a flag on a descriptor we inherited.
         unsafe { libc::fcntl(d, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -165,7 +167,19 @@ pub(super) fn at_first_point() {
         inject(fd, fault, FaultPoint::Transfer);
     }
     match counts {
-        Ok(c) => {
+        Ok(mut c) => {
+            // After the injected corruptions (a fault campaign expects the
+            // check to see them); a TTST comparison instance (the old
+            // version) is checked by nobody: the forward state already was.
+            if !inh.no_check && !matches!(duty, Some(ttst::Duty::Compare { .. })) {
+                match check::run() {
+                    Ok(out) => match out.message() {
+                        Some(m) => fail(fd, m),
+                        None => c.checked = out.checked,
+                    },
+                    Err(e) => fail(fd, format!("checking the invariants: {e}")),
+                }
+            }
             if let Err(e) = channel::send(fd, &encode(&FromNew::Transferred(c))) {
                 fail(fd, e);
             }

@@ -58,6 +58,8 @@ pub struct Options<'a> {
     pub fault: Option<Fault>,
     /// Up to ready, then the new process is discarded.
     pub dry_run: bool,
+    /// `--no-check`: the new version skips the invariant check.
+    pub no_check: bool,
     /// `--ttst`: the round trip through the old version before commit.
     pub ttst: Option<&'a TtstRequest>,
     /// After commit, how long the old process stays parked, ready to
@@ -95,7 +97,7 @@ fn resume_old() {
 }
 
 fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runtime_fds: &[RawFd], st: &mut Stages<'_>) -> Outcome {
-    let Options { transform, fault, dry_run, ttst, probation } = *opts;
+    let Options { transform, fault, dry_run, no_check, ttst, probation } = *opts;
     if let Err(e) = quiesce::quiesce(deadline) {
         return st.roll_back(Stage::Quiesce, e);
     }
@@ -118,7 +120,7 @@ fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runt
         }
     };
     let handover = spawn::Handover { state_fd: captured.state.as_raw_fd(), arena: captured.arena, fault };
-    let spawned = spawn::spawn(path, runtime_fds, &handover);
+    let spawned = spawn::spawn_checked(path, runtime_fds, &handover, !no_check);
     // The child has its copy; ours is of no further use.
     drop(captured.state);
     let child = match spawned {

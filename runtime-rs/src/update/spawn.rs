@@ -47,6 +47,12 @@ pub struct Handover {
 /// connection) stay close-on-exec so the new version never sees them. The
 /// handover's descriptors are inherited but not listed as the program's.
 pub fn spawn(binary: &Path, runtime_fds: &[RawFd], handover: &Handover) -> Result<Spawned, String> {
+    spawn_checked(binary, runtime_fds, handover, true)
+}
+
+/// `spawn`, telling the new version whether to check its transferred
+/// state against its invariants (`lucc update --no-check`: not).
+pub fn spawn_checked(binary: &Path, runtime_fds: &[RawFd], handover: &Handover, check: bool) -> Result<Spawned, String> {
     let mut pair = [0; 2];
     // SAFETY: socketpair fills the two-element array.
     if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) } != 0 {
@@ -108,6 +114,7 @@ pub fn spawn(binary: &Path, runtime_fds: &[RawFd], handover: &Handover) -> Resul
         state_fd: handover.state_fd,
         arena: Some(handover.arena),
         fault: handover.fault,
+        no_check: !check,
     };
     // A failure here shows up as the child's failed handshake.
     let _ = channel::send(ours.as_raw_fd(), &encode(&hello));

@@ -45,7 +45,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SOURCES = BENCH / "programs" / "pause"
-STAGES = ("request", "quiesce", "spawn", "startup", "transfer", "commit")
+STAGES = ("request", "quiesce", "spawn", "startup", "transfer", "ttst", "commit")
+# The safety checks' share of the pause: the same full-change update with
+# the invariant check off (--no-check), as it runs by default (checked),
+# and with the round trip through the old version (--ttst).
+SAFETY = (("no_check", ["--no-check"]), ("ttst", ["--ttst"]))
 # Generating or loading 10M entries takes seconds; a server that has not
 # printed its port by then is broken, not slow.
 STARTUP_TIMEOUT_S = 120
@@ -231,7 +235,7 @@ class Pinger:
 
 # ---- the measurements ---------------------------------------------------------
 
-def measure_update(bins, lucc, entries, work, update_timeout, target="v2"):
+def measure_update(bins, lucc, entries, work, update_timeout, target="v2", extra=()):
     """B: one live update of a freshly started v1 to bins[target]."""
     srv = Server(bins["v1"], ["--port", "0", "--entries", str(entries)], work, "update")
     new_pid = pinger = None
@@ -242,7 +246,7 @@ def measure_update(bins, lucc, entries, work, update_timeout, target="v2"):
         heap_bytes = int(probe.ask("BYTES"))
         pinger = Pinger(bins["pinger"], port)
         t_send = time.monotonic_ns()
-        cmd = [lucc, "update", str(srv.pid), str(bins[target]), "--json"]
+        cmd = [lucc, "update", str(srv.pid), str(bins[target]), "--json", *extra]
         if update_timeout:
             cmd += ["--timeout", str(update_timeout)]
         p = subprocess.run(cmd, capture_output=True, text=True)
@@ -401,6 +405,11 @@ def summarise(entries, runs):
         },
         "memcpy_floor_ms": stats([r["floor_ms"] for r in runs]),
     }
+    if all("safety" in r for r in runs):
+        res["safety"] = {k: summarise_updates([r["safety"][k] for r in runs]) for k, _ in SAFETY}
+        plain = res["safety"]["no_check"]["client_pause_ms"]["median"]
+        res["ratio_checked_unchecked"] = res["update"]["client_pause_ms"]["median"] / plain
+        res["ratio_ttst_unchecked"] = res["safety"]["ttst"]["client_pause_ms"]["median"] / plain
     restart = res["restart"]["total_ms"]["median"]
     floor = res["memcpy_floor_ms"]["median"]
     pause = res["update"]["client_pause_ms"]["median"]
@@ -436,6 +445,15 @@ def print_table(results):
               f" {spread(us['client_pause_ms']):>22} {spread(rs['total_ms']):>24}"
               f" {r['memcpy_floor_ms']['median']:>13.3f} {r['ratio_pause_restart']:>13.2f}"
               f" {r['ratio_pause_floor']:>11.1f} {r['ratio_small_pause_restart']:>13.2f}")
+    safe = [r for r in results if "safety" in r]
+    if safe:
+        print("\nthe safety checks' cost (full change; ms: median (min-max)):")
+        print(f"{'N':>9} {'--no-check':>22} {'checked (default)':>22} {'--ttst':>22} {'checked/plain':>13} {'ttst/plain':>11}")
+        for r in safe:
+            sf = r["safety"]
+            print(f"{r['entries']:>9} {spread(sf['no_check']['client_pause_ms']):>22}"
+                  f" {spread(r['update']['client_pause_ms']):>22} {spread(sf['ttst']['client_pause_ms']):>22}"
+                  f" {r['ratio_checked_unchecked']:>13.2f} {r['ratio_ttst_unchecked']:>11.2f}")
     print("\nper stage (report, ms median; full change / small change) and the restart's split:")
     for r in results:
         if "failure" in r:
@@ -459,6 +477,8 @@ def main():
     ap.add_argument("--update-timeout", type=float,
                     help="lucc update --timeout SECS (default: lucc's own, 10 s;"
                          " with --full 300 s, which 10M entries need)")
+    ap.add_argument("--safety-max", type=int, default=100_000,
+                    help="measure --no-check and --ttst updates up to this N (default 100k; 0: never)")
     ap.add_argument("--out", default=str(BENCH / "out" / "pause.json"))
     args = ap.parse_args()
 
@@ -499,8 +519,12 @@ def main():
                     update = measure_update(bins, lucc, entries, work, update_timeout)
                     small = measure_update(bins, lucc, entries, work, update_timeout, "v2small")
                     floor = measure_floor(bins["floor"], update["heap_bytes"])
-                    runs.append({"restart": restart, "update": update, "update_small": small,
-                                 "floor_ms": floor})
+                    run = {"restart": restart, "update": update, "update_small": small,
+                           "floor_ms": floor}
+                    if entries <= args.safety_max:
+                        run["safety"] = {k: measure_update(bins, lucc, entries, work, update_timeout, "v2", flags)
+                                         for k, flags in SAFETY}
+                    runs.append(run)
                 doc["sizes"].append(summarise(entries, runs))
             except BenchError as e:
                 failed = True

@@ -313,6 +313,21 @@ def table_stages(sizes):
     return "\n".join(out)
 
 
+def table_safety(sizes):
+    out = ["| N | --no-check | checked (default) | --ttst | checked/no-check | ttst/no-check |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for s in sizes:
+        if "safety" not in s:
+            continue
+        sf = s["safety"]
+        out.append(f"| {s['entries']:,} | {spread(sf['no_check']['client_pause_ms'], 1)} |"
+                   f" {spread(s['update']['client_pause_ms'], 1)} | {spread(sf['ttst']['client_pause_ms'], 1)} |"
+                   f" {s['ratio_checked_unchecked']:.2f} | {s['ratio_ttst_unchecked']:.2f} |")
+    if len(out) == 2:
+        out.append("| (not measured in this run) | | | | | |")
+    return "\n".join(out)
+
+
 def verdict(value, limit, higher_is_better=False, unit="x"):
     met = value >= limit if higher_is_better else value <= limit
     if met:
@@ -393,7 +408,8 @@ def write_docs(results_path, pause_path):
                        ("build", table_ab(results, ("build",))),
                        ("runtime", table_ab(results, ("run", "server", "memory"))),
                        ("pause", table_pause(sizes)),
-                       ("stages", table_stages(sizes))):
+                       ("stages", table_stages(sizes)),
+                       ("safety", table_safety(sizes))):
         text = replace_section(text, name, body)
     md.write_text(text)
     print(f"report: wrote {md} and docs/bench-*.svg", file=sys.stderr)

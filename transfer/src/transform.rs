@@ -192,3 +192,116 @@ impl Active {
             .map(|(k, v)| (k.parse().expect("checked at parse time"), v.as_str()))
     }
 }
+
+impl Transform {
+    /// The transform of the way back (new version -> old), keyed by the OLD
+    /// version's names, as far as this one determines it: renamed types,
+    /// fields and globals point back at their new names, and a union's
+    /// `active` rule is re-keyed by the old type and field, its tag read by
+    /// the tag's new name. Union members keep their names: the rule's
+    /// members are new names, which are the old ones unless the union's own
+    /// members were renamed, and that needs an explicit inverse. `dropped`,
+    /// `dropped_globals`, `set` and `allow_truncate` have no inverse: what
+    /// they discard does not come back. TOML text, as `parse` reads it.
+    pub fn inverse(&self) -> String {
+        use toml::{Table, Value};
+        let mut types = Table::new();
+        for (new_ty, rule) in &self.types {
+            let old_ty = rule.renamed_from.as_deref().unwrap_or(new_ty);
+            let mut fields = Table::new();
+            for (new_field, f) in &rule.fields {
+                let old_field = f.renamed_from.as_deref().unwrap_or(new_field);
+                let mut back = Table::new();
+                if old_field != new_field {
+                    back.insert("renamed_from".into(), Value::String(new_field.clone()));
+                }
+                if let Some(a) = &f.active {
+                    // The forward rule reads the tag by its old name; the way
+                    // back reads it from the new value.
+                    let tag = rule
+                        .fields
+                        .iter()
+                        .find(|(_, g)| g.renamed_from.as_deref() == Some(a.tag_field.as_str()))
+                        .map_or(a.tag_field.as_str(), |(n, _)| n.as_str());
+                    let map: Table = a.map.iter().map(|(k, m)| (k.clone(), Value::String(m.clone()))).collect();
+                    let mut active = Table::new();
+                    active.insert("tag_field".into(), Value::String(tag.to_string()));
+                    active.insert("map".into(), Value::Table(map));
+                    back.insert("active".into(), Value::Table(active));
+                }
+                if !back.is_empty() {
+                    fields.insert(old_field.to_string(), Value::Table(back));
+                }
+            }
+            let mut back = Table::new();
+            if old_ty != new_ty {
+                back.insert("renamed_from".into(), Value::String(new_ty.clone()));
+            }
+            if !fields.is_empty() {
+                back.insert("fields".into(), Value::Table(fields));
+            }
+            if !back.is_empty() {
+                types.insert(old_ty.to_string(), Value::Table(back));
+            }
+        }
+        let mut globals = Table::new();
+        for (new_name, rule) in &self.globals {
+            if let Some(old) = &rule.renamed_from {
+                let mut back = Table::new();
+                back.insert("renamed_from".into(), Value::String(new_name.clone()));
+                globals.insert(old.clone(), Value::Table(back));
+            }
+        }
+        let mut t = Table::new();
+        if !self.trace_untyped {
+            t.insert("trace_untyped".into(), Value::Boolean(false));
+        }
+        if !types.is_empty() {
+            t.insert("types".into(), Value::Table(types));
+        }
+        if !globals.is_empty() {
+            t.insert("globals".into(), Value::Table(globals));
+        }
+        toml::to_string(&t).expect("a table of strings and tables serialises")
+    }
+}
+
+#[cfg(test)]
+mod inverse_tests {
+    use super::Transform;
+
+    #[test]
+    fn renames_and_active_members_point_back() {
+        let forward = Transform::parse(
+            r#"
+            dropped_globals = ["legacy"]
+            [globals.request_count]
+            renamed_from = "total_requests"
+            [types."struct user2"]
+            renamed_from = "struct user"
+            dropped = ["flags"]
+            [types."struct user2".fields.years]
+            renamed_from = "age"
+            [types."struct user2".fields.kind]
+            renamed_from = "type"
+            [types."struct user2".fields.u]
+            active = { tag_field = "type", map = { 0 = "i", 1 = "s" } }
+            [types."struct other".fields.n]
+            set = 3
+            "#,
+        )
+        .unwrap();
+        let back = Transform::parse(&forward.inverse()).unwrap();
+        assert_eq!(back.new_global_name("request_count"), "total_requests");
+        assert!(back.dropped_globals.is_empty());
+        assert_eq!(back.new_type_name("struct user2"), "struct user");
+        assert_eq!(back.old_field_name("struct user", "age"), "years");
+        assert_eq!(back.old_field_name("struct user", "type"), "kind");
+        let a = back.field("struct user", "u").and_then(|f| f.active.as_ref()).unwrap();
+        assert_eq!(a.tag_field, "kind");
+        assert_eq!(a.cases().collect::<Vec<_>>(), vec![(0, "i"), (1, "s")]);
+        // `set` and `dropped` discard the old value: nothing to invert.
+        assert!(back.ty("struct other").is_none());
+        assert!(back.ty("struct user").unwrap().dropped.is_empty());
+    }
+}

@@ -15,6 +15,11 @@
 //!   mappings) are counted, not compared: they differ between processes.
 //! - Objects no variable reaches are paired by type in address order and
 //!   compared the same way; P1 objects left without a partner are lost.
+//! - An integer word (`uintptr_t stash`) whose value points into one of
+//!   P1's heap objects is compared through the object correspondence, as
+//!   the transfer traced it; other integers by value.
+//! - What the forward update drops by design (`dropped`) is counted, not
+//!   compared: the round trip cannot bring it back.
 //!
 //! P1's state is read from its image (data segments, object list) and
 //! from its heap memfd mapped read-only at an address of our choosing:
@@ -27,9 +32,10 @@ use std::time::Instant;
 use lucc_abi::control::{ArenaHandover, TtstCounts};
 use lucc_abi::sidecar::{BaseEncoding, Sidecar, TypeId, TypeKind};
 
+use super::dropped::{self, Dropped, Drops};
 use super::report::{self, Difference, MAX_DIFFERENCES};
 use crate::update::image::{self, Segment};
-use crate::update::state::{Blob, ObjectEntry, OldSegment, TAG_MEMORY, TAG_SIDECAR};
+use crate::update::state::{Blob, ObjectEntry, OldSegment, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
 
 /// P1's heap memfd, mapped read-only.
 struct HeapMap {
@@ -138,6 +144,9 @@ struct Walk<'a> {
     back: HashMap<usize, usize>,
     queue: VecDeque<(usize, usize, String)>,
     counts: TtstCounts,
+    drops: Drops,
+    /// Fields, variables and array elements left out by `drops`.
+    dropped: u64,
     diffs: Vec<Difference>,
 }
 
@@ -231,9 +240,15 @@ impl<'a> Walk<'a> {
         let (o, n) = (&o[..size], &n[..size]);
         match &t.kind {
             TypeKind::Base { encoding } => {
+                let float = matches!(encoding, BaseEncoding::Float);
+                if !float && size == 8 && index_of(self.old.objects, word(o)).is_some() {
+                    // An address kept in an integer: the transfer traced it
+                    // conservatively (rewritten if its object moved), so it
+                    // is right if it leads to the corresponding object.
+                    return self.pointer(word(o), word(n), path, what);
+                }
                 self.counts.values += 1;
                 if o != n {
-                    let float = matches!(encoding, BaseEncoding::Float);
                     let signed = matches!(encoding, BaseEncoding::Signed | BaseEncoding::SignedChar);
                     self.differ(path, what, report::scalar(o, float, signed), report::scalar(n, float, signed));
                 }
@@ -250,6 +265,11 @@ impl<'a> Walk<'a> {
                 for f in fields.clone() {
                     let fwhat = format!("{name}.{}", if f.name.is_empty() { "(anonymous)" } else { &f.name });
                     let fpath = if f.name.is_empty() { path.to_string() } else { join(path, &f.name) };
+                    let cut = if f.name.is_empty() { None } else { self.drops.field(&name, &f.name) };
+                    if cut == Some(Dropped::Whole) {
+                        self.dropped += 1;
+                        continue;
+                    }
                     let off = f.offset as usize;
                     if let Some(bits) = f.bit_size {
                         let start = f.offset * 8 + f.bit_offset.unwrap_or(0);
@@ -274,7 +294,7 @@ impl<'a> Walk<'a> {
                     if fsize == 0 || off + fsize > size {
                         continue;
                     }
-                    self.value(Some(f.ty), &o[off..off + fsize], &n[off..off + fsize], &fpath, &fwhat);
+                    self.value_cut(Some(f.ty), cut, &o[off..off + fsize], &n[off..off + fsize], &fpath, &fwhat);
                 }
             }
             TypeKind::Union { fields, .. } => {
@@ -291,24 +311,92 @@ impl<'a> Walk<'a> {
                 }
             }
             TypeKind::Array { element, count } => {
-                let (element, es) = (*element, self.size(*element) as usize);
-                if es == 0 {
-                    return;
-                }
-                let cnt = count.map(|c| c as usize).unwrap_or(0).min(size / es);
-                if !self.has_pointers(element) && o[..cnt * es] == n[..cnt * es] {
-                    self.counts.values += cnt as u64;
-                    return;
-                }
-                let base = shown(path);
-                for k in 0..cnt {
-                    if self.done() {
-                        return;
-                    }
-                    self.value(Some(element), &o[k * es..(k + 1) * es], &n[k * es..(k + 1) * es], &format!("{base}[{k}]"), what);
-                }
+                let (element, count) = (*element, count.unwrap_or(0));
+                self.array(element, count, o, n, path, what);
             }
             _ => {}
+        }
+    }
+
+    /// `value`, but for a field or variable of which the forward update
+    /// keeps only the first elements (`cut`): those are compared, the rest
+    /// counted as dropped.
+    fn value_cut(&mut self, ty: Option<TypeId>, cut: Option<Dropped>, o: &[u8], n: &[u8], path: &str, what: &str) {
+        let Some(Dropped::Tail(kept)) = cut else { return self.value(ty, o, n, path, what) };
+        let t = ty.and_then(|t| self.sc.resolve(t));
+        let Some(TypeKind::Array { element, count }) = t.map(|t| t.kind.clone()) else { return self.value(ty, o, n, path, what) };
+        let count = count.unwrap_or(0);
+        self.dropped += count.saturating_sub(kept);
+        self.array(element, count.min(kept), o, n, path, what);
+    }
+
+    /// The first `count` elements of an array in `o` and `n`.
+    fn array(&mut self, element: TypeId, count: u64, o: &[u8], n: &[u8], path: &str, what: &str) {
+        let es = self.size(element) as usize;
+        if es == 0 {
+            return;
+        }
+        let cnt = (count as usize).min(o.len().min(n.len()) / es);
+        if es == 1 && self.is_char(element) {
+            return self.chars(element, &o[..cnt], &n[..cnt], path, what);
+        }
+        // Equal bytes are equal values unless some may be addresses, which
+        // must lead to corresponding objects, not to the same numbers.
+        if !self.has_pointers(element) && !self.has_integer_words(element) && o[..cnt * es] == n[..cnt * es] {
+            self.counts.values += cnt as u64;
+            return;
+        }
+        let base = shown(path);
+        for k in 0..cnt {
+            if self.done() {
+                return;
+            }
+            self.value(Some(element), &o[k * es..(k + 1) * es], &n[k * es..(k + 1) * es], &format!("{base}[{k}]"), what);
+        }
+    }
+
+    fn is_char(&self, ty: TypeId) -> bool {
+        matches!(
+            self.sc.resolve(ty).map(|t| (t.size, &t.kind)),
+            Some((1, TypeKind::Base { encoding: BaseEncoding::SignedChar | BaseEncoding::UnsignedChar }))
+        )
+    }
+
+    /// A char buffer: the transfer traces its aligned words (a pointer
+    /// copied into it is rewritten if its object moved), so a word that
+    /// points into one of P1's heap objects is compared as a pointer, the
+    /// other bytes by value.
+    fn chars(&mut self, element: TypeId, o: &[u8], n: &[u8], path: &str, what: &str) {
+        let base = shown(path);
+        let mut k = 0;
+        while k < o.len() && !self.done() {
+            let a = if k % 8 == 0 && k + 8 <= o.len() { word(&o[k..k + 8]) } else { 0 };
+            if a != 0 && index_of(self.old.objects, a).is_some() {
+                self.pointer(a, word(&n[k..k + 8]), &format!("{base}[{k}]"), what);
+                k += 8;
+                continue;
+            }
+            // Up to the next word, or the rest, compared as chars.
+            let end = if k + 8 <= o.len() { (k + 8) & !7 } else { o.len() };
+            if o[k..end] == n[k..end] {
+                self.counts.values += (end - k) as u64;
+            } else {
+                for c in k..end {
+                    self.value(Some(element), &o[c..c + 1], &n[c..c + 1], &format!("{base}[{c}]"), what);
+                }
+            }
+            k = end;
+        }
+    }
+
+    /// Whether `ty` holds a word-sized integer, which may keep an address
+    /// (`value`'s Base case); unions are compared without looking inside.
+    fn has_integer_words(&self, ty: TypeId) -> bool {
+        match self.sc.resolve(ty).map(|t| (t.size, &t.kind)) {
+            Some((8, TypeKind::Base { encoding })) => !matches!(encoding, BaseEncoding::Float),
+            Some((_, TypeKind::Struct { fields, .. })) => fields.iter().any(|f| f.bit_size.is_none() && self.has_integer_words(f.ty)),
+            Some((_, TypeKind::Array { element, .. })) => self.has_integer_words(*element),
+            _ => false,
         }
     }
 
@@ -499,8 +587,9 @@ impl<'a> Walk<'a> {
 }
 
 /// Compares P1's state (descriptors inherited from P2) with this
-/// process's. Err: the rollback message.
-pub fn run(old_state_fd: RawFd, old_arena: ArenaHandover) -> Result<TtstCounts, String> {
+/// process's, leaving out what the forward update dropped (`new_sidecar`:
+/// the new version's type map). Err: the rollback message.
+pub fn run(old_state_fd: RawFd, old_arena: ArenaHandover, new_sidecar: &[u8]) -> Result<TtstCounts, String> {
     let t0 = Instant::now();
     // SAFETY: inherited for this comparison alone; owned from here on.
     let blob = Blob::map(unsafe { OwnedFd::from_raw_fd(old_state_fd) })?;
@@ -511,6 +600,11 @@ pub fn run(old_state_fd: RawFd, old_arena: ArenaHandover) -> Result<TtstCounts, 
     if sc.build_id != crate::update::build_id::get() {
         return Err(format!("the old process ran build {}, the round trip came back into build {}", sc.build_id, crate::update::build_id::get()));
     }
+    let new_sc = Sidecar::from_json("the new version's type map", new_sidecar).map_err(|e| e.to_string())?;
+    let forward = std::str::from_utf8(blob.section(TAG_TRANSFORM).unwrap_or_default()).map_err(|_| "ttst: the transform is not UTF-8")?;
+    let forward = lucc_transfer::Transform::parse(forward).map_err(|e| format!("ttst: the transform: {e}"))?;
+    let drops = dropped::decide(&sc, &new_sc, &forward);
+    drop(new_sc);
     let (bias, segs) = blob.memory(TAG_MEMORY)?;
     let img = image::main_image();
     let mut objects = Vec::with_capacity(crate::registry::object_count());
@@ -530,6 +624,8 @@ pub fn run(old_state_fd: RawFd, old_arena: ArenaHandover) -> Result<TtstCounts, 
         back: HashMap::new(),
         queue: VecDeque::new(),
         counts: TtstCounts::default(),
+        drops,
+        dropped: 0,
         diffs: Vec::new(),
     };
     let vars: Vec<_> = sc.globals.iter().chain(&sc.static_locals).collect();
@@ -538,6 +634,11 @@ pub fn run(old_state_fd: RawFd, old_arena: ArenaHandover) -> Result<TtstCounts, 
             break;
         }
         let name = if v.function.is_empty() { v.name.clone() } else { format!("{}::{}", v.function, v.name) };
+        let cut = w.drops.variable(&name);
+        if cut == Some(Dropped::Whole) {
+            w.dropped += 1;
+            continue;
+        }
         let (Some(o), Some(n)) = (w.old.read(v.address + w.old.bias, v.size), w.new.read(v.address + w.new.bias, v.size)) else {
             continue;
         };
@@ -546,14 +647,14 @@ pub fn run(old_state_fd: RawFd, old_arena: ArenaHandover) -> Result<TtstCounts, 
             Some(t) => format!("{} ({})", name, t.name),
             None => name.clone(),
         };
-        w.value(v.ty, o, n, &name, &what);
+        w.value_cut(v.ty, cut, o, n, &name, &what);
         w.drain();
     }
     if !w.done() {
         w.unreached();
     }
     if !w.diffs.is_empty() {
-        return Err(report::message(&w.diffs, w.counts.values));
+        return Err(report::message(&w.diffs, w.counts.values, w.dropped));
     }
     w.counts.ms = t0.elapsed().as_millis() as u64;
     Ok(w.counts)

@@ -30,6 +30,7 @@
 //! back.
 
 mod compare;
+mod dropped;
 mod image;
 mod report;
 
@@ -37,7 +38,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use lucc_abi::control::{decode, ArenaHandover, TtstCounts, TtstOrder};
 
-use super::state::{Blob, TAG_RECORD};
+use super::state::{Blob, TAG_RECORD, TAG_SIDECAR, TAG_TRANSFORM};
 
 /// The state image section that carries a [`TtstOrder`] (JSON). Tags 1..6
 /// are the state module's.
@@ -58,7 +59,10 @@ pub enum Duty {
         record: Vec<u8>,
     },
     /// P3: after the transfer, compare with P1's state and exit.
-    Compare { old_state_fd: RawFd, old_arena: ArenaHandover },
+    /// `new_sidecar`: the new version's type map (from P2's image), which
+    /// says, with the forward transform in P1's image, what the forward
+    /// update dropped.
+    Compare { old_state_fd: RawFd, old_arena: ArenaHandover, new_sidecar: Vec<u8> },
 }
 
 fn dup(fd: RawFd) -> Result<OwnedFd, String> {
@@ -83,7 +87,7 @@ pub fn duty(blob: &Blob, state_copy: Option<OwnedFd>, arena: Option<ArenaHandove
             let a = arena.ok_or("ttst: the old process handed over no heap")?;
             Duty::RoundTrip {
                 old_binary,
-                inverse_transform,
+                inverse_transform: way_back(inverse_transform, blob)?,
                 timeout_ms,
                 old_state: state_copy.ok_or("ttst: the old state could not be kept")?,
                 old_arena: (a, dup(a.fd)?),
@@ -95,9 +99,26 @@ pub fn duty(blob: &Blob, state_copy: Option<OwnedFd>, arena: Option<ArenaHandove
             // deadline sends SIGKILL, which P2 cannot pass on).
             // SAFETY: a flag on this process.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-            Duty::Compare { old_state_fd, old_arena }
+            Duty::Compare { old_state_fd, old_arena, new_sidecar: blob.section(TAG_SIDECAR).unwrap_or_default().to_vec() }
         }
     }))
+}
+
+/// The transform of the way back: the operator's (`--ttst-transform`, or
+/// the `[inverse]` table), else the one derived from the forward transform
+/// (`Transform::inverse`: its renames and `active` rules re-keyed by the
+/// old names). Derived here rather than in the driver: the forward
+/// transform P2 received in its image is exactly the one its own transfer
+/// applied, whichever client sent the request, and nothing is derived when
+/// no TTST runs.
+fn way_back(operator: String, blob: &Blob) -> Result<String, String> {
+    if !operator.trim().is_empty() {
+        return Ok(operator);
+    }
+    let Some(forward) = blob.section(TAG_TRANSFORM) else { return Ok(String::new()) };
+    let forward = std::str::from_utf8(forward).map_err(|_| "ttst: the transform is not UTF-8")?;
+    let forward = lucc_transfer::transform::Transform::parse(forward).map_err(|e| format!("ttst: the transform: {e}"))?;
+    Ok(forward.inverse())
 }
 
 /// P2, after its transfer, before Ready: the round trip. Err: the first
@@ -123,8 +144,8 @@ pub fn round_trip(duty: Duty, old_build_id: &str, channel: RawFd) -> Result<Ttst
 pub fn compare_and_exit(duty: Duty, channel: RawFd) -> ! {
     use lucc_abi::control::{encode, FromNew};
     let msg = match duty {
-        Duty::Compare { old_state_fd, old_arena } => {
-            match crate::startup::as_runtime(|| compare::run(old_state_fd, old_arena)) {
+        Duty::Compare { old_state_fd, old_arena, new_sidecar } => {
+            match crate::startup::as_runtime(|| compare::run(old_state_fd, old_arena, &new_sidecar)) {
                 Ok(c) => FromNew::Ttst(c),
                 Err(message) => FromNew::Error { message },
             }

@@ -23,11 +23,14 @@ impl fmt::Display for Difference {
     }
 }
 
-/// The rollback message for `diffs` (not empty).
-pub fn message(diffs: &[Difference], compared_values: u64) -> String {
+/// The rollback message for `diffs` (not empty); `dropped`: the fields,
+/// variables and array elements the forward update dropped, which were
+/// left out.
+pub fn message(diffs: &[Difference], compared_values: u64, dropped: u64) -> String {
     let list: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
+    let left_out = if dropped == 0 { String::new() } else { format!("; {dropped} dropped by the update, not compared") };
     format!(
-        "the state differs after the round trip through the old version ({} value{} compared before stopping): {}",
+        "the state differs after the round trip through the old version ({} value{} compared before stopping{left_out}): {}",
         compared_values,
         if compared_values == 1 { "" } else { "s" },
         list.join("; ")

@@ -2,6 +2,7 @@
 //! what the real compiler would print unless the user asks for more.
 
 use std::sync::OnceLock;
+use std::time::Instant;
 
 /// Whether `LUCC_LOG` is set to something other than `0` or empty.
 pub fn enabled() -> bool {
@@ -17,4 +18,10 @@ macro_rules! lucc_log {
             eprintln!("lucc: {}", format_args!($($arg)*));
         }
     };
+}
+
+/// Wall time since `start` as `12.3ms`, for the step timings `LUCC_LOG`
+/// prints next to each step (where a build's time goes, file by file).
+pub fn elapsed(start: Instant) -> String {
+    format!("{:.1}ms", start.elapsed().as_secs_f64() * 1e3)
 }

@@ -8,6 +8,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use rayon::prelude::*;
 
@@ -16,7 +17,7 @@ use super::commands;
 use super::invocation::{Input, InputKind, Invocation, Mode};
 use super::runner::{Cmd, CommandRunner, Steps};
 use super::toolchain::Toolchain;
-use crate::lucc_log;
+use crate::{log, lucc_log};
 
 /// Switches read from the environment.
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,6 +95,7 @@ impl Driver<'_> {
     }
 
     fn exec_to(&self, mut cmd: Cmd, diag: &mut Diag) -> i32 {
+        let start = Instant::now();
         let result = match diag {
             Diag::Direct => {
                 lucc_log!("run: {}", cmd.display());
@@ -110,6 +112,9 @@ impl Driver<'_> {
                 })
             }
         };
+        if let Ok(code) = &result {
+            lucc_log!("exit {code} after {}: {}", log::elapsed(start), cmd.program.display());
+        }
         result.unwrap_or_else(|e| {
             diag.say(&format!("lucc: error: cannot run {}: {e}", cmd.program.display()));
             1
@@ -138,9 +143,11 @@ impl Driver<'_> {
             };
             (code, diag)
         };
-        let results: Vec<(i32, Diag)> = if shared_dep_file(inv, &jobs) {
-            // two compiles writing one dependency file would garble it; one
-            // after the other, the last wins, as with cc
+        let results: Vec<(i32, Diag)> = if jobs.len() < 2 || shared_dep_file(inv, &jobs) {
+            // One job (make's `cc -c x.c`, the usual case) runs on this
+            // thread: starting rayon's pool would cost more than it saves.
+            // Two compiles writing one dependency file would garble it; one
+            // after the other, the last wins, as with cc.
             jobs.iter().map(job).collect()
         } else {
             jobs.par_iter().map(job).collect()
@@ -171,8 +178,12 @@ impl Driver<'_> {
             return code;
         }
         let source = absolute(&input.path);
+        let start = Instant::now();
         let bitcode = match self.steps.instrument(&raw, &instrumented, &source) {
-            Ok(()) => &instrumented,
+            Ok(()) => {
+                lucc_log!("instrumented {} in {}", input.path, log::elapsed(start));
+                &instrumented
+            }
             Err(e) if self.settings.fallback => {
                 lucc_log!("compiling {} uninstrumented (LUCC_FALLBACK): {e:#}", input.path);
                 &raw
@@ -205,9 +216,10 @@ impl Driver<'_> {
             return code;
         }
         let program = PathBuf::from(inv.link_output());
+        let start = Instant::now();
         match self.steps.write_sidecar(&program) {
             Ok(path) => {
-                lucc_log!("wrote {}", path.display());
+                lucc_log!("wrote {} in {}", path.display(), log::elapsed(start));
                 0
             }
             Err(e) if self.settings.no_sidecar => {

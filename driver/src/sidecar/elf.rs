@@ -25,15 +25,68 @@ pub fn build_id(file: &object::File<'_>, path: &Path) -> Result<String> {
     }
 }
 
-/// Reads and parses the binary at `path`, for `use_file`.
+/// Maps and parses the binary at `path`, for `use_file`.
 pub fn with_file<T>(
     path: &Path,
     use_file: impl FnOnce(&object::File<'_>) -> Result<T>,
 ) -> Result<T> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = object::File::parse(&*data)
+    let data = Mapped::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = object::File::parse(data.bytes())
         .with_context(|| format!("{} is not an object file", path.display()))?;
     use_file(&file)
+}
+
+/// A file mapped read-only. Every link maps the program it just wrote
+/// (megabytes, most of them the runtime's code and the DWARF of the Rust
+/// standard library, which the sidecar never looks at): copying it into
+/// the heap cost more than everything else the sidecar does, while a
+/// mapping only faults in the pages that are read.
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn open(path: &Path) -> std::io::Result<Mapped> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| std::io::Error::other("file too large to map"))?;
+        if len == 0 {
+            // mmap refuses empty lengths; an empty file is no ELF file,
+            // which the parser reports
+            return Ok(Mapped { ptr: std::ptr::null_mut(), len: 0 });
+        }
+        // SAFETY: a fresh private read-only mapping of an open descriptor;
+        // the mapping outlives the descriptor, which may be closed after.
+        let ptr = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0)
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mapped { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: `ptr` maps `len` readable bytes until `drop`. Linkers
+        // replace their output file rather than rewrite it in place, so
+        // the bytes do not change under a reader (a program truncated
+        // while it is read would fault here, as it would in the loader).
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        if self.len != 0 {
+            // SAFETY: unmaps exactly what `open` mapped, once.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
 }
 
 /// Every fragment carried by the binary.

@@ -75,11 +75,7 @@ pub fn path() -> (PathBuf, PathBuf) {
 /// A binary's GNU build id, for the record (the update itself checks the
 /// binary more thoroughly, `binary::check`).
 pub fn build_id(path: &Path) -> Option<String> {
-    use object::Object;
-    let data = std::fs::read(path).ok()?;
-    let file = object::File::parse(&*data).ok()?;
-    let id = file.build_id().ok()??;
-    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+    super::binary::gnu_build_id(path).ok().flatten()
 }
 
 /// The directory, created 0700 if missing; refused unless it is a

@@ -218,6 +218,20 @@ fn ttst_renamed_field_commits_with_the_derived_inverse() {
     pair_commits_with_ttst("renamed_field");
 }
 
+/// Renamed globals go back by their old names; the global v2 drops
+/// (`dropped_globals`) is not compared.
+#[test]
+fn ttst_renamed_global_commits_with_the_derived_inverse() {
+    pair_commits_with_ttst("renamed_global");
+}
+
+/// The forward transform names the union's active member by the old tag;
+/// the way back uses the same rule, keyed by the old names.
+#[test]
+fn ttst_union_member_commits_with_the_derived_inverse() {
+    pair_commits_with_ttst("union_member");
+}
+
 /// Entries reached through `void *`, a `uintptr_t` and a char buffer move
 /// (they grow) both ways: the integer holding an address must lead to the
 /// same entry, whatever its value; the integers that only look like

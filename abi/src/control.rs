@@ -103,6 +103,11 @@ pub struct TtstCounts {
     /// Objects the round trip has that the old state lacks (allocated by
     /// the new version, reached from none of the old version's variables).
     pub extra_objects: u64,
+    /// Values the forward update drops by design (fields and variables the
+    /// new version lacks, `dropped`/`set` rules, array tails cut): no round
+    /// trip can bring them back, so they are not compared.
+    #[serde(default)]
+    pub dropped: u64,
     pub ms: u64,
 }
 

@@ -36,8 +36,8 @@ impl Stages<'_> {
     fn ttst_done(&mut self, c: TtstCounts) {
         let ms = self.started.elapsed().as_millis() as u64;
         let detail = format!(
-            "the state came back equal from the old version: {} variables, {} heap objects ({} reached from no variable), {} values compared; {} pointers outside the program not compared; {} objects only the new version has",
-            c.variables, c.objects, c.unreached, c.values, c.foreign_pointers, c.extra_objects
+            "the state came back equal from the old version: {} variables, {} heap objects ({} reached from no variable), {} values compared; {} values the update drops by design, {} pointers outside the program not compared; {} objects only the new version has",
+            c.variables, c.objects, c.unreached, c.values, c.dropped, c.foreign_pointers, c.extra_objects
         );
         (self.report)(&Response::Stage { stage: Stage::Ttst, ms, ok: true, detail, counts: None, ttst: Some(c) });
         self.started = Instant::now();

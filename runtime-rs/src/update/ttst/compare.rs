@@ -656,6 +656,7 @@ pub fn run(old_state_fd: RawFd, old_arena: ArenaHandover, new_sidecar: &[u8]) ->
     if !w.diffs.is_empty() {
         return Err(report::message(&w.diffs, w.counts.values, w.dropped));
     }
+    w.counts.dropped = w.dropped;
     w.counts.ms = t0.elapsed().as_millis() as u64;
     Ok(w.counts)
 }

@@ -138,6 +138,18 @@ pub struct Registry {
     next_shard: AtomicUsize,
 }
 
+/// One shard's slots as an update hands them over: the new process takes
+/// them as they are, so every adopted header's shard and index stay right
+/// and none is written (a write would copy its page of the old heap).
+#[derive(Debug, Clone, Copy)]
+pub struct ShardImage<'a> {
+    /// Header addresses, or `next free << 1 | 1`.
+    pub slots: &'a [u64],
+    pub free: u64,
+    pub live: u64,
+    pub bytes: u64,
+}
+
 /// What a removed object was.
 #[derive(Debug, Clone, Copy)]
 pub struct Removed {
@@ -239,6 +251,60 @@ impl Registry {
                 // SAFETY: headers in the registry are live.
                 let h = unsafe { &*hdr };
                 f(&HeapObject { addr: Header::user(hdr) as usize, size: h.size(), site: h.site, offset: h.offset() });
+            }
+        }
+    }
+
+    /// [`Registry::for_each_object`] for the objects whose headers lie in
+    /// `[lo, hi)`: the others' headers are not read (on a heap of
+    /// millions, reading each would be a cache miss apiece).
+    pub fn for_each_object_in(&self, lo: usize, hi: usize, mut f: impl FnMut(&HeapObject)) {
+        for shard in &self.shards {
+            let s = shard.lock();
+            for hdr in s.live_headers().filter(|&h| (h as usize) >= lo && (h as usize) < hi) {
+                // SAFETY: headers in the registry are live.
+                let h = unsafe { &*hdr };
+                f(&HeapObject { addr: Header::user(hdr) as usize, size: h.size(), site: h.site, offset: h.offset() });
+            }
+        }
+    }
+
+    /// Calls `f` with every shard's image, one shard at a time under its
+    /// lock (the same rules as [`Registry::for_each_object`]).
+    pub fn for_each_shard(&self, mut f: impl FnMut(usize, ShardImage<'_>)) {
+        for (i, shard) in self.shards.iter().enumerate() {
+            let s = shard.lock();
+            // SAFETY: usize is u64 on every target the runtime supports
+            // (the header stores 64-bit words).
+            let slots = unsafe { std::slice::from_raw_parts(s.slots.as_ptr().cast::<u64>(), s.slots.len()) };
+            f(i, ShardImage { slots, free: s.free as u64, live: s.live as u64, bytes: s.bytes as u64 });
+        }
+    }
+
+    /// In an update's new process: takes over the old process's registry
+    /// (one image per shard, as [`Registry::for_each_shard`] gave them),
+    /// whose headers are mapped at their addresses. The blocks this
+    /// process tracked already (its startup's) are filed after them. No
+    /// adopted header is written.
+    ///
+    /// # Safety
+    /// The images' live slots are headers of live blocks, mapped, in no
+    /// registry of this process, and naming their own shard and slot.
+    pub unsafe fn adopt_images(&self, images: &[ShardImage<'_>]) {
+        assert_eq!(images.len(), SHARDS, "one image per shard");
+        for (shard, img) in self.shards.iter().zip(images) {
+            let mut s = shard.lock();
+            let mine: Vec<*mut Header> = s.live_headers().collect();
+            s.slots = img.slots.iter().map(|&v| v as usize).collect();
+            s.free = img.free as usize;
+            s.live = img.live as usize;
+            s.bytes = img.bytes as usize;
+            // A thread's last block filed before now is no longer trusted
+            // for retagging (the slot it names may be another's).
+            s.epoch += 1;
+            for hdr in mine {
+                (*hdr).index = s.take_slot(hdr) as u32;
+                s.bytes += (*hdr).size();
             }
         }
     }
@@ -411,6 +477,42 @@ mod tests {
         assert!(!last.covers(Header::user(c) as usize));
         unsafe { r.remove(a, &mut last) }.unwrap();
         [a, b, c].into_iter().for_each(free_block);
+    }
+
+    #[test]
+    fn adopted_images_keep_old_slots_and_refile_own_blocks() {
+        let old = Registry::new();
+        let mut last = LastSlot::in_shard(2);
+        let hs: Vec<_> = (0..4).map(|i| block(10 + i, 8)).collect();
+        for &h in &hs {
+            unsafe { old.insert(h, &mut last) };
+        }
+        unsafe { old.remove(hs[1], &mut last) }.unwrap();
+        let mut copies: Vec<(Vec<u64>, u64, u64, u64)> = Vec::new();
+        old.for_each_shard(|_, img| copies.push((img.slots.to_vec(), img.free, img.live, img.bytes)));
+        let images: Vec<ShardImage<'_>> =
+            copies.iter().map(|(slots, free, live, bytes)| ShardImage { slots, free: *free, live: *live, bytes: *bytes }).collect();
+
+        let new = Registry::new();
+        let mut mine = LastSlot::in_shard(2);
+        let own = block(99, 16);
+        unsafe { new.insert(own, &mut mine) };
+        let before: Vec<(u32, u32)> = [hs[0], hs[2], hs[3]].iter().map(|&h| unsafe { ((*h).site, (*h).index) }).collect();
+        unsafe { new.adopt_images(&images) };
+        let after: Vec<(u32, u32)> = [hs[0], hs[2], hs[3]].iter().map(|&h| unsafe { ((*h).site, (*h).index) }).collect();
+        assert_eq!(before, after, "adopted headers are not rewritten");
+        assert_eq!((new.object_count(), new.bytes()), (4, 40));
+        let mut sites: Vec<u32> = new.snapshot().iter().map(|o| o.site).collect();
+        sites.sort();
+        assert_eq!(sites, vec![10, 12, 13, 99]);
+        // The startup block took the freed slot; every block can be freed.
+        assert_eq!(unsafe { (*own).index }, unsafe { (*hs[0]).index } + 1);
+        assert!(!new.retag(Header::user(own) as usize, 5, &mine), "the last block is not trusted across adoption");
+        for h in [hs[0], hs[2], hs[3], own] {
+            unsafe { new.remove(h, &mut mine) }.unwrap();
+        }
+        assert_eq!((new.object_count(), new.bytes()), (0, 0));
+        hs.into_iter().chain([own]).for_each(free_block);
     }
 
     #[test]

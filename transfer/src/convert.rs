@@ -24,11 +24,9 @@
 //! changed; the worst a coincidental match can do is pin an object or, for
 //! the exact address of a global or function, be moved with it.
 
-use std::collections::BTreeSet;
-
 use crate::error::{Result, TransferError};
 use crate::plan::{Loc, Op, PlanId};
-use crate::pointers::{PointerSpace, Remapper};
+use crate::pointers::{HeapFate, PointerSpace, Remapper};
 use crate::report::Report;
 use crate::transform::Constant;
 use crate::typemap::{TypeMap, WORD};
@@ -38,9 +36,15 @@ pub(crate) struct Exec<'x> {
     pub remap: &'x Remapper,
     pub space: &'x dyn PointerSpace,
     pub report: &'x mut Report,
-    pub pinned: &'x mut BTreeSet<u64>,
+    /// Bases of pinned objects, in the order found, repeats included.
+    pub pinned: &'x mut Vec<u64>,
     /// Only pin heap objects referenced from untyped words; write nothing.
     pub scan_only: bool,
+    /// `new` already holds the value (the same layout, converted where it
+    /// lies): copies and pointers that would store what is there already
+    /// store nothing, so an unchanged page of a copy-on-write heap is
+    /// never copied.
+    pub skip_same: bool,
 }
 
 #[inline]
@@ -213,6 +217,9 @@ impl Exec<'_> {
                 len,
             } => {
                 let (o, n, l) = ((ob + o) as usize, (nb + n) as usize, *len as usize);
+                if self.skip_same && old[o..o + l] == new[n..n + l] {
+                    return Ok(());
+                }
                 if matches!(l, 1 | 2 | 4 | 8) {
                     store(new, n, l, load(old, o, l));
                 } else {
@@ -228,7 +235,9 @@ impl Exec<'_> {
                 let r = self
                     .remap
                     .remap(v, *pointee, self.space, types, &mut self.report.pointers)?;
-                write_u64(new, nb + n, r);
+                if !(self.skip_same && read_u64(new, nb + n) == r) {
+                    write_u64(new, nb + n, r);
+                }
             }
             Op::Scalar { src, dst, map, ctx } => {
                 let mut v = read_scalar(old, &src.at(ob));
@@ -346,20 +355,30 @@ impl Exec<'_> {
     }
 
     pub fn trace_word(&mut self, old: &[u8], new: &mut [u8], o: u64, n: u64) -> Result<()> {
-        let v = read_u64(old, o);
+        if let Some(r) = self.trace_value(read_u64(old, o))? {
+            write_u64(new, n, r);
+        }
+        Ok(())
+    }
+
+    /// The conservative policy for one untyped word `v`: its new value
+    /// when it must change.
+    pub fn trace_value(&mut self, v: u64) -> Result<Option<u64>> {
         if !self.scan_only {
             // Counted once, when converting, not again by a pin scan.
             self.report.conservative_words += 1;
         }
         if v < 4096 {
-            return Ok(());
+            return Ok(None);
         }
-        if let Some(obj) = self.space.heap_object(v) {
-            self.pinned.insert(obj.base);
-            if self.scan_only {
-                return Ok(());
+        if let Some((obj, fate)) = self.space.heap_lookup(v) {
+            if self.pinned.last() != Some(&obj.base) {
+                self.pinned.push(obj.base);
             }
-            if let Some(to) = self.space.heap_new_base(&obj) {
+            if self.scan_only {
+                return Ok(None);
+            }
+            if let HeapFate::Moved(to) = fate {
                 if !self.types.tf.trace_untyped {
                     return Err(TransferError::PinnedMoved {
                         word: v,
@@ -370,17 +389,17 @@ impl Exec<'_> {
                 // The caller had to move it (its type grew beyond its
                 // block): the word follows it.
                 self.report.conservative_rewritten += 1;
-                write_u64(new, n, to + (v - obj.base));
+                return Ok(Some(to + (v - obj.base)));
             }
-            return Ok(());
+            return Ok(None);
         }
         if self.scan_only || !self.types.tf.trace_untyped {
-            return Ok(());
+            return Ok(None);
         }
-        if let Some(r) = self.remap.remap_untyped(v, self.types) {
+        let r = self.remap.remap_untyped(v, self.types);
+        if r.is_some() {
             self.report.conservative_rewritten += 1;
-            write_u64(new, n, r);
         }
-        Ok(())
+        Ok(r)
     }
 }

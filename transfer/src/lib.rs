@@ -31,7 +31,7 @@ use lucc_abi::SiteId;
 use convert::Exec;
 pub use error::{Result, TransferError};
 pub use plan::PlanId;
-pub use pointers::{Biases, Class, HeapObject, PointerSpace, VarKind};
+pub use pointers::{Biases, Class, HeapFate, HeapObject, PointerSpace, VarKind};
 pub use report::{PointerCounts, Report};
 pub use transform::Transform;
 use typemap::TypeMap;
@@ -43,7 +43,34 @@ pub struct Transfer<'a> {
     remap: pointers::Remapper,
     vars: Vec<VarPair>,
     report: Report,
-    pinned: BTreeSet<u64>,
+    /// Pinned bases as found (a set only when asked for: a heap full of
+    /// untyped references would otherwise pay a tree insert per word).
+    pinned: Vec<u64>,
+}
+
+/// How many elements ahead of the one converted the pointer values of an
+/// array are announced to the space (`far`: start loading the first thing
+/// a lookup reads; `near`: what that first thing leads to). Pointers into
+/// a big heap are cache misses in a row; announced ahead, they overlap.
+const PREFETCH_FAR: u64 = 64;
+const PREFETCH_NEAR: u64 = 32;
+
+fn prefetch_ahead(space: &dyn PointerSpace, old: &[u8], i: u64, count: u64, size: u64, at: u64) {
+    let value = |k: u64| {
+        let o = (k * size + at) as usize;
+        old.get(o..o + 8)
+            .map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+    };
+    if i + PREFETCH_FAR < count {
+        if let Some(v) = value(i + PREFETCH_FAR) {
+            space.prefetch(v, false);
+        }
+    }
+    if i + PREFETCH_NEAR < count {
+        if let Some(v) = value(i + PREFETCH_NEAR) {
+            space.prefetch(v, true);
+        }
+    }
 }
 
 /// Sizes and shape of a compiled plan.
@@ -73,7 +100,7 @@ impl<'a> Transfer<'a> {
             remap,
             vars,
             report,
-            pinned: BTreeSet::new(),
+            pinned: Vec::new(),
         })
     }
 
@@ -137,6 +164,17 @@ impl<'a> Transfer<'a> {
         }
     }
 
+    /// The offset of the first typed pointer a run of `plan` rewrites,
+    /// for prefetching along arrays of such values.
+    fn first_pointer(&self, plan: PlanId, fixups_only: bool) -> Option<u64> {
+        let p = &self.types.plans[plan as usize];
+        let start = if fixups_only { p.fixups_start } else { 0 };
+        p.ops[start..].iter().find_map(|op| match op {
+            plan::Op::Pointer { old, .. } => Some(*old),
+            _ => None,
+        })
+    }
+
     fn exec<'s>(&'s mut self, space: &'s dyn PointerSpace, scan_only: bool) -> Exec<'s> {
         Exec {
             types: &self.types,
@@ -145,6 +183,7 @@ impl<'a> Transfer<'a> {
             report: &mut self.report,
             pinned: &mut self.pinned,
             scan_only,
+            skip_same: false,
         }
     }
 
@@ -229,12 +268,57 @@ impl<'a> Transfer<'a> {
             new[..(ns * count) as usize].fill(0);
         }
         if !identical || fixups {
+            let pointer = self.first_pointer(plan, identical).filter(|_| count >= PREFETCH_FAR);
             let mut x = self.exec(space, false);
             for i in 0..count {
+                if let Some(po) = pointer {
+                    prefetch_ahead(space, old, i, count, os, po);
+                }
                 x.run(plan, old, new, i * os, i * ns, identical)?;
             }
         }
         self.report.bytes += ns * count;
+        Ok(())
+    }
+
+    /// [`Transfer::convert_objects`] for objects whose layout did not
+    /// change (`plan_info(plan).identical`), converted where they lie:
+    /// `new` already holds `old`'s bytes, and only the values that change
+    /// (pointers to what moved) are written. Counted as
+    /// `convert_objects` counts.
+    pub fn fix_objects(
+        &mut self,
+        plan: PlanId,
+        old: &[u8],
+        new: &mut [u8],
+        space: &dyn PointerSpace,
+    ) -> Result<()> {
+        let p = &self.types.plans[plan as usize];
+        if !p.identical {
+            return self.convert_objects(plan, old, new, space);
+        }
+        let os = p.old_size;
+        let count = (old.len() as u64).checked_div(os).unwrap_or(1).max(1);
+        if (new.len() as u64) < os * count || (old.len() as u64) < os * count {
+            return Err(TransferError::Buffer {
+                ctx: "heap object".into(),
+                got: new.len().min(old.len()),
+                need: os * count,
+            });
+        }
+        if p.has_fixups() {
+            let pointer = self.first_pointer(plan, true).filter(|_| count >= PREFETCH_FAR);
+            let mut x = self.exec(space, false);
+            x.skip_same = true;
+            for i in 0..count {
+                if let Some(po) = pointer {
+                    prefetch_ahead(space, old, i, count, os, po);
+                }
+                x.run(plan, old, new, i * os, i * os, true)?;
+            }
+        }
+        self.report.bytes += os * count;
+        self.report.objects += count;
         Ok(())
     }
 
@@ -279,6 +363,19 @@ impl<'a> Transfer<'a> {
         Ok(())
     }
 
+    /// [`Transfer::trace_untyped`] where the memory lies: each word is
+    /// read, then rewritten only if the policy changes it.
+    pub fn trace_untyped_in_place(&mut self, mem: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        let mut x = self.exec(space, false);
+        for w in mem.chunks_exact_mut(8) {
+            let v = u64::from_ne_bytes((&*w).try_into().expect("8 bytes"));
+            if let Some(r) = x.trace_value(v)? {
+                w.copy_from_slice(&r.to_ne_bytes());
+            }
+        }
+        Ok(())
+    }
+
     /// The new value of one typed pointer, counted in the report.
     pub fn remap_pointer(&mut self, value: u64, space: &dyn PointerSpace) -> Result<u64> {
         self.remap
@@ -292,8 +389,8 @@ impl<'a> Transfer<'a> {
 
     /// Heap objects (their bases) referenced from untyped memory: they must
     /// stay at their addresses.
-    pub fn pinned(&self) -> &BTreeSet<u64> {
-        &self.pinned
+    pub fn pinned(&self) -> BTreeSet<u64> {
+        self.pinned.iter().copied().collect()
     }
 
     /// Counts so far, with the field changes of every plan compiled.

@@ -9,6 +9,7 @@
 //! so the caller answers those questions through [`PointerSpace`]; the
 //! variable and function tables come from the two sidecars.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use lucc_abi::sidecar::{Sidecar, TypeId, Variable};
@@ -27,10 +28,38 @@ pub struct HeapObject {
     pub site: SiteId,
 }
 
+/// What becomes of a heap object in the new process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeapFate {
+    /// Stays at its address, unchanged.
+    Stays,
+    /// Stays at its address, rebuilt there on a changed layout.
+    ConvertedInPlace,
+    /// Rebuilt elsewhere: its new typed base.
+    Moved(u64),
+}
+
 /// What the engine needs to know about the two processes' memory.
 pub trait PointerSpace {
     /// The live heap object of the old process containing `addr`.
     fn heap_object(&self, addr: u64) -> Option<HeapObject>;
+    /// [`PointerSpace::heap_object`] and what becomes of it, in one
+    /// question: every heap pointer of the old state asks it, so a space
+    /// that can answer both from one lookup should.
+    fn heap_lookup(&self, addr: u64) -> Option<(HeapObject, HeapFate)> {
+        let obj = self.heap_object(addr)?;
+        let fate = match self.heap_new_base(&obj) {
+            Some(to) => HeapFate::Moved(to),
+            None if self.heap_converted_in_place(&obj) => HeapFate::ConvertedInPlace,
+            None => HeapFate::Stays,
+        };
+        Some((obj, fate))
+    }
+    /// A hint: the pointer value `addr` will be looked up soon (`near`:
+    /// within a few objects). A space whose lookups miss the cache can
+    /// start loading what they read; the engine gives it while walking
+    /// large arrays of pointers.
+    fn prefetch(&self, _addr: u64, _near: bool) {}
     /// Where `obj` starts in the new process if it was rebuilt elsewhere;
     /// `None` when it stays at its address.
     fn heap_new_base(&self, _obj: &HeapObject) -> Option<u64> {
@@ -105,6 +134,31 @@ pub struct Remapper {
     vars: Vec<VarSlot>,
     /// Old function link address -> (name, new link address).
     functions: HashMap<u64, (String, Option<u64>)>,
+    /// Link addresses spanning every old function and variable: a value
+    /// outside (most untyped words are) is neither, without a hash.
+    image: (u64, u64),
+    /// Answers of [`Remapper::heap_delta`]: a program's heap pointers are
+    /// millions of the same few (site, pointee, offset) questions, each
+    /// otherwise a walk through both sidecars' types.
+    heap_memo: RefCell<Vec<Option<HeapMemo>>>,
+}
+
+/// Direct-mapped: a collision only costs a recomputation.
+const HEAP_MEMO_SLOTS: usize = 1024;
+
+#[derive(Clone, Copy)]
+struct HeapMemo {
+    site: SiteId,
+    pointee: Option<TypeId>,
+    offset: u64,
+    delta: Option<u64>,
+}
+
+fn memo_slot(site: SiteId, pointee: Option<TypeId>, offset: u64) -> usize {
+    let k = u64::from(site)
+        ^ (u64::from(pointee.map_or(u32::MAX, |p| p)) << 32)
+        ^ offset.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (k.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 54) as usize % HEAP_MEMO_SLOTS
 }
 
 /// Display name of a variable: `name` or `function::name`.
@@ -149,11 +203,24 @@ impl Remapper {
                 (f.address, (f.name.clone(), pick.map(|g| g.address)))
             })
             .collect();
+        let ends = vars
+            .iter()
+            .map(|v| (v.start, v.end.max(v.start + 1)))
+            .chain(old.functions.iter().map(|f| (f.address, f.address + 1)));
+        let image = ends.fold((u64::MAX, 0), |(lo, hi), (s, e)| (lo.min(s), hi.max(e)));
         Remapper {
             biases,
             vars,
             functions,
+            image,
+            heap_memo: RefCell::new(vec![None; HEAP_MEMO_SLOTS]),
         }
+    }
+
+    /// Whether link address `link` may be an old function or variable
+    /// (or one past a variable's end).
+    fn in_image(&self, link: u64) -> bool {
+        link >= self.image.0 && link <= self.image.1
     }
 
     fn var_at(&self, link: u64) -> Option<&VarSlot> {
@@ -180,6 +247,9 @@ impl Remapper {
             };
         }
         let link = v.wrapping_sub(self.biases.old);
+        if !self.in_image(link) {
+            return if space.in_old_rodata(v) { Class::OldRodata } else { Class::Unknown };
+        }
         if let Some((name, _)) = self.functions.get(&link) {
             return Class::OldFunction { name: name.clone() };
         }
@@ -235,27 +305,53 @@ impl Remapper {
         if offset == 0 && pointee.is_none() {
             return Ok(new_base);
         }
-        let gone = || TransferError::InteriorGone {
-            ptr: v,
-            target: format!("heap object of site {:#x}", obj.site),
-            offset,
+        let slot = memo_slot(obj.site, pointee, offset);
+        let hit = self.heap_memo.borrow()[slot]
+            .filter(|m| m.site == obj.site && m.pointee == pointee && m.offset == offset);
+        let delta = match hit {
+            Some(m) => m.delta,
+            None => {
+                let delta = Self::heap_delta(obj.site, offset, pointee, types);
+                self.heap_memo.borrow_mut()[slot] = Some(HeapMemo {
+                    site: obj.site,
+                    pointee,
+                    offset,
+                    delta,
+                });
+                delta
+            }
         };
+        delta
+            .map(|d| new_base + d)
+            .ok_or_else(|| TransferError::InteriorGone {
+                ptr: v,
+                target: format!("heap object of site {:#x}", obj.site),
+                offset,
+            })
+    }
+
+    /// Where byte `offset` of an object of `site` lies in its new value,
+    /// from the new value's start; `None` when the field it is in is gone.
+    fn heap_delta(
+        site: SiteId,
+        offset: u64,
+        pointee: Option<TypeId>,
+        types: &TypeMap,
+    ) -> Option<u64> {
         // The same pairing as `Transfer::site_plan`.
-        let o = types.old.site(obj.site).and_then(|s| s.ty);
-        let n = match types.new.site(obj.site) {
+        let o = types.old.site(site).and_then(|s| s.ty);
+        let n = match types.new.site(site) {
             Some(s) => s.ty,
             None => o.and_then(|o| types.new_type_for(o)),
         };
         let (Some(o), Some(n)) = (o, n) else {
-            return if offset == 0 { Ok(new_base) } else { Err(gone()) };
+            return (offset == 0).then_some(0);
         };
         // A block larger than its type holds an array of it.
         let os = types.old.resolve(o).map_or(0, |t| t.size).max(1);
         let ns = types.new.resolve(n).map_or(0, |t| t.size);
-        let mapped = types
-            .map_offset_as(o, n, offset % os, pointee)
-            .ok_or_else(gone)?;
-        Ok(new_base + (offset / os) * ns + mapped)
+        let mapped = types.map_offset_as(o, n, offset % os, pointee)?;
+        Some((offset / os) * ns + mapped)
     }
 
     /// The new value of a typed pointer `v`, counted by class.
@@ -270,9 +366,9 @@ impl Remapper {
         // Most pointers in a heap-heavy program are NULL or point to objects
         // that stay: answer those without building a `Class`.
         if v != 0 {
-            if let Some(obj) = space.heap_object(v) {
-                return match space.heap_new_base(&obj) {
-                    None if space.heap_converted_in_place(&obj) => {
+            if let Some((obj, fate)) = space.heap_lookup(v) {
+                return match fate {
+                    HeapFate::ConvertedInPlace => {
                         let r = self.heap_target(v, &obj, obj.base, v - obj.base, pointee, types)?;
                         if r == v {
                             counts.heap_unchanged += 1;
@@ -281,11 +377,11 @@ impl Remapper {
                         }
                         Ok(r)
                     }
-                    None => {
+                    HeapFate::Stays => {
                         counts.heap_unchanged += 1;
                         Ok(v)
                     }
-                    Some(nb) => {
+                    HeapFate::Moved(nb) => {
                         let r = self.heap_target(v, &obj, nb, v - obj.base, pointee, types)?;
                         counts.heap_forwarded += 1;
                         Ok(r)
@@ -354,6 +450,9 @@ impl Remapper {
     /// never rewritten (the caller pins the object, see `convert`).
     pub(crate) fn remap_untyped(&self, v: u64, types: &TypeMap) -> Option<u64> {
         let link = v.wrapping_sub(self.biases.old);
+        if !self.in_image(link) {
+            return None;
+        }
         if let Some((_, new)) = self.functions.get(&link) {
             return new.map(|n| n + self.biases.new);
         }

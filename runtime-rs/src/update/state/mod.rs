@@ -24,6 +24,10 @@ pub const TAG_MEMORY: u32 = 3;
 pub const TAG_OBJECTS: u32 = 4;
 pub const TAG_EPOLL: u32 = 5;
 pub const TAG_TRANSFORM: u32 = 6;
+/// The heap registry's shards (`registry::ShardImage`): the new process
+/// adopts them without writing a header. Optional: without it the new
+/// process files every object itself. (7 is `ttst::TAG_TTST`.)
+pub const TAG_REGISTRY: u32 = 8;
 
 /// One heap object of the old process (its registry entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +53,12 @@ pub struct Writer {
 impl Writer {
     pub fn new() -> Writer {
         Writer { buf: MAGIC.to_vec() }
+    }
+
+    /// Room for `bytes` more without reallocating (a heap's object list is
+    /// tens of megabytes: growing by doubling would copy it again and again).
+    pub fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes);
     }
 
     fn header(&mut self, tag: u32, len: usize) {
@@ -87,9 +97,39 @@ impl Writer {
     }
 
     pub fn objects(&mut self, objs: &[ObjectEntry]) {
-        // SAFETY: ObjectEntry is plain old data without padding.
-        let bytes = unsafe { std::slice::from_raw_parts(objs.as_ptr().cast::<u8>(), std::mem::size_of_val(objs)) };
-        self.section(TAG_OBJECTS, bytes);
+        self.objects_with(objs.len(), |out| out.copy_from_slice(objs));
+    }
+
+    /// The object section, `n` entries written by `fill` in place.
+    pub fn objects_with(&mut self, n: usize, fill: impl FnOnce(&mut [ObjectEntry])) {
+        let len = n * std::mem::size_of::<ObjectEntry>();
+        self.header(TAG_OBJECTS, len);
+        let at = self.buf.len();
+        self.buf.resize(at + len, 0);
+        assert_eq!(self.buf.as_ptr() as usize % 8, 0, "malloc's blocks are at least 8-aligned");
+        // SAFETY: the buffer's heap block is 8-aligned past the 8-byte
+        // magic and 16-byte section headers of 8-padded sections, and
+        // ObjectEntry (8-aligned, no padding) accepts any bytes.
+        let out = unsafe { std::slice::from_raw_parts_mut(self.buf.as_mut_ptr().add(at).cast::<ObjectEntry>(), n) };
+        fill(out);
+        self.pad();
+    }
+
+    /// The registry's shards: `nshards u64`, then per shard `free u64 |
+    /// live u64 | bytes u64 | nslots u64 | slots`.
+    pub fn registry(&mut self, shards: &[(u64, u64, u64, &[u64])]) {
+        let len = 8 + shards.iter().map(|s| 32 + 8 * s.3.len()).sum::<usize>();
+        self.header(TAG_REGISTRY, len);
+        self.buf.extend_from_slice(&(shards.len() as u64).to_le_bytes());
+        for (free, live, bytes, slots) in shards {
+            for v in [*free, *live, *bytes, slots.len() as u64] {
+                self.buf.extend_from_slice(&v.to_le_bytes());
+            }
+            // SAFETY: u64s as their bytes (little-endian machine, as
+            // every integer of the image).
+            self.buf.extend_from_slice(unsafe { std::slice::from_raw_parts(slots.as_ptr().cast::<u8>(), 8 * slots.len()) });
+        }
+        self.pad();
     }
 
     pub fn epoll(&mut self, regs: &[Registration]) {
@@ -223,6 +263,25 @@ impl Blob {
         // SAFETY: sections are 8-aligned in a page-aligned mapping, and
         // ObjectEntry is plain old data.
         unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<ObjectEntry>(), n) }
+    }
+
+    /// The registry's shard images, if the old process sent them.
+    pub fn registry(&self) -> Result<Option<Vec<crate::registry::ShardImage<'_>>>, String> {
+        let Some(b) = self.section(TAG_REGISTRY) else { return Ok(None) };
+        let bad = || "state: corrupt registry image".to_string();
+        let n = u64_at(b, 0).ok_or_else(bad)? as usize;
+        let mut off = 8;
+        let mut out = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let (free, live, bytes) = (u64_at(b, off).ok_or_else(bad)?, u64_at(b, off + 8).ok_or_else(bad)?, u64_at(b, off + 16).ok_or_else(bad)?);
+            let k = u64_at(b, off + 24).ok_or_else(bad)? as usize;
+            let body = b.get(off + 32..off + 32 + 8 * k).ok_or_else(bad)?;
+            // SAFETY: 8-aligned (sections and fields are) u64s in the mapping.
+            let slots = unsafe { std::slice::from_raw_parts(body.as_ptr().cast::<u64>(), k) };
+            out.push(crate::registry::ShardImage { slots, free, live, bytes });
+            off += 32 + 8 * k;
+        }
+        Ok(Some(out))
     }
 
     pub fn epoll(&self) -> Vec<Registration> {

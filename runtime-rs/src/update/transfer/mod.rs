@@ -23,14 +23,15 @@ mod space;
 mod startup_heap;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
-use lucc_abi::control::{ArenaHandover, TransferCounts};
+use lucc_abi::control::{ArenaHandover, TransferCounts, TypeCount};
 use lucc_abi::sidecar::Sidecar;
-use lucc_transfer::{Biases, Class, PlanId, PointerSpace, Transfer, Transform};
+use lucc_transfer::{Biases, Class, HeapFate, PlanId, PlanInfo, PointerSpace, Transfer, Transform};
 
 use super::{callbacks, image};
-use super::state::{Blob, ObjectEntry, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
+use super::state::{Blob, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
 use crate::alloc::transfer as heap;
 use space::Space;
 
@@ -39,30 +40,96 @@ use space::Space;
 /// site (v2 allocates from other lines than v1). An object whose site this
 /// version lacks is attributed to a site of this version that allocates
 /// its new type (with the same offset inside the block when one does), so
-/// that it stays typed through every later update.
-fn retag_foreign_sites(new_sc: &Sidecar, tr: &Transfer<'_>, objects: &[ObjectEntry], plans: &[Option<PlanId>], dests: &[Option<Dest>]) {
+/// that it stays typed through every later update. Decided once per site.
+fn foreign_site_replacements(new_sc: &Sidecar, tr: &Transfer<'_>, sites: &mut [SiteInfo]) {
     let mut by_type: HashMap<(lucc_abi::sidecar::TypeId, i64), u32> = HashMap::new();
     let mut by_type_any: HashMap<lucc_abi::sidecar::TypeId, u32> = HashMap::new();
     // Sites sorted by id: the representative is the same in every run.
-    let mut sites: Vec<_> = new_sc.sites.iter().filter_map(|s| s.ty.map(|t| (s.id, t, s.offset))).collect();
-    sites.sort();
-    for (id, ty, off) in sites {
+    let mut new_sites: Vec<_> = new_sc.sites.iter().filter_map(|s| s.ty.map(|t| (s.id, t, s.offset))).collect();
+    new_sites.sort();
+    for (id, ty, off) in new_sites {
         by_type.entry((ty, off)).or_insert(id);
         by_type_any.entry(ty).or_insert(id);
     }
-    for (i, (o, p)) in objects.iter().zip(plans).enumerate() {
-        if p.is_none() || new_sc.site(o.site).is_some() {
+    for s in sites.iter_mut() {
+        if s.plan.is_none() || new_sc.site(s.site).is_some() {
             continue;
         }
-        let Some(ty) = tr.site_new_type(o.site) else { continue };
-        let Some(&site) = by_type.get(&(ty, i64::from(o.offset))).or_else(|| by_type_any.get(&ty)) else { continue };
-        let user = match dests[i] {
-            Some(Dest::Moved { user, .. }) => user,
-            _ => o.addr,
-        };
-        // SAFETY: a live tracked object; the transfer runs alone.
-        unsafe { heap::set_site(user as *mut u8, site) };
+        let Some(ty) = tr.site_new_type(s.site) else { continue };
+        s.retag_by_offset = true;
+        s.retag = by_type_any.get(&ty).copied();
+        s.retag_at = by_type.iter().filter(|((t, _), _)| *t == ty).map(|((_, off), id)| (*off, *id)).collect();
     }
+}
+
+/// What the transfer knows about one allocation site of the old heap.
+struct SiteInfo {
+    site: u32,
+    plan: Option<PlanId>,
+    info: Option<PlanInfo>,
+    /// Site to attribute its objects to when this version lacks `site`:
+    /// per retag offset, else `retag`.
+    retag_by_offset: bool,
+    retag_at: Vec<(i64, u32)>,
+    retag: Option<u32>,
+    counts: TypeCount,
+}
+
+/// Site ids are hashes already: a multiply spreads them enough.
+#[derive(Default, Clone, Copy)]
+struct SiteHasher(u64);
+
+impl Hasher for SiteHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type SiteMap = HashMap<u32, u32, BuildHasherDefault<SiteHasher>>;
+
+/// At most this many rows in `TransferCounts::per_type`, then one "other".
+const PER_TYPE_ROWS: usize = 32;
+
+/// Per old type name, largest by bytes first.
+fn per_type(old_sc: &Sidecar, sites: &[SiteInfo]) -> Vec<TypeCount> {
+    let mut by_name: HashMap<String, TypeCount> = HashMap::new();
+    for s in sites {
+        let name = match old_sc.site(s.site).and_then(|x| x.ty).and_then(|t| old_sc.ty(t)) {
+            Some(t) if !t.name.is_empty() => t.name.clone(),
+            Some(_) => "(anonymous type)".to_string(),
+            None => "untyped".to_string(),
+        };
+        let e = by_name.entry(name.clone()).or_insert_with(|| TypeCount { name, ..Default::default() });
+        e.objects += s.counts.objects;
+        e.bytes += s.counts.bytes;
+        e.converted += s.counts.converted;
+        e.moved += s.counts.moved;
+    }
+    let mut rows: Vec<TypeCount> = by_name.into_values().filter(|c| c.objects != 0).collect();
+    rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.objects.cmp(&a.objects)).then(a.name.cmp(&b.name)));
+    if rows.len() > PER_TYPE_ROWS {
+        let rest = rows.split_off(PER_TYPE_ROWS);
+        let mut other = TypeCount { name: "other".to_string(), ..Default::default() };
+        for r in rest {
+            other.objects += r.objects;
+            other.bytes += r.bytes;
+            other.converted += r.converted;
+            other.moved += r.moved;
+        }
+        rows.push(other);
+    }
+    rows
 }
 
 /// The callback registered for objects of type `ty` (by its name or the
@@ -97,13 +164,6 @@ fn slice_mut<'m>(addr: u64, len: u64) -> &'m mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, len as usize) }
 }
 
-/// Where a changed object's converted form goes.
-#[derive(Clone, Copy)]
-enum Dest {
-    InPlace { new_len: u64 },
-    Moved { user: u64, new_len: u64 },
-}
-
 pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Result<TransferCounts, String> {
     let t0 = Instant::now();
     let old_sc = Sidecar::from_json("the old program's type map", blob.section(TAG_SIDECAR).unwrap_or_default())
@@ -126,9 +186,15 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
     let a = arena.ok_or("the old process handed over no heap")?;
     crate::arena::adopt_region(a.base as usize, a.len as usize, a.fd).map_err(|e| format!("mapping the old heap: {e}"))?;
     let objects = blob.objects();
-    for o in objects {
-        // SAFETY: each is a live object of the adopted heap.
-        unsafe { heap::adopt(o.addr as *mut u8) };
+    match blob.registry()? {
+        // SAFETY: the old process's registry of the heap just mapped.
+        Some(images) if images.len() == crate::registry::SHARDS => unsafe { crate::registry::GLOBAL.adopt_images(&images) },
+        _ => {
+            for o in objects {
+                // SAFETY: each is a live object of the adopted heap.
+                unsafe { heap::adopt(o.addr as *mut u8) };
+            }
+        }
     }
 
     let (old_bias, old_segs) = blob.memory(TAG_MEMORY)?;
@@ -136,30 +202,33 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
     let new_rodata: Vec<(u64, &[u8])> =
         img.segments.iter().filter(|s| !s.writable).map(|s| (s.addr, slice(s.addr, s.len))).collect();
     let old_rodata = old_segs.iter().filter(|s| !s.writable).collect();
-    let mut space = Space::new(objects, old_rodata, new_rodata);
+    let mut space = Space::new(objects, (a.base, a.len), old_rodata, new_rodata);
     let mut tr = Transfer::new(&old_sc, &new_sc, &transform, Biases { old: old_bias, new: img.bias }).map_err(|e| e.to_string())?;
 
-    // 2. Plans per site, and pins.
-    let mut site_plans: HashMap<u32, Option<PlanId>> = HashMap::new();
-    let mut plans: Vec<Option<PlanId>> = Vec::with_capacity(objects.len());
+    // 2. Plans, once per site; objects name their site by index.
+    let mut site_index = SiteMap::default();
+    let mut sites: Vec<SiteInfo> = Vec::new();
+    let mut of_site: Vec<u32> = Vec::with_capacity(objects.len());
     for o in objects {
-        let p = match site_plans.get(&o.site) {
-            Some(p) => *p,
+        let k = match site_index.get(&o.site) {
+            Some(&k) => k,
             None => {
-                let p = tr.site_plan(o.site).map_err(|e| e.to_string())?;
-                site_plans.insert(o.site, p);
-                p
+                let plan = tr.site_plan(o.site).map_err(|e| e.to_string())?;
+                let k = sites.len() as u32;
+                sites.push(SiteInfo {
+                    site: o.site,
+                    plan,
+                    info: plan.map(|p| tr.plan_info(p)),
+                    retag_by_offset: false,
+                    retag_at: Vec::new(),
+                    retag: None,
+                    counts: TypeCount::default(),
+                });
+                site_index.insert(o.site, k);
+                k
             }
         };
-        plans.push(p);
-    }
-    for (o, p) in objects.iter().zip(&plans) {
-        let t = Space::typed(o);
-        match p {
-            Some(p) if tr.plan_info(*p).fixups => tr.pin_scan(*p, slice(t.base, t.size), &space).map_err(|e| e.to_string())?,
-            Some(_) => {}
-            None => tr.pin_scan_untyped(slice(t.base, t.size), &space).map_err(|e| e.to_string())?,
-        }
+        of_site.push(k);
     }
     let old_var = |addr: u64, len: u64| -> Result<&[u8], String> {
         old_segs
@@ -169,53 +238,53 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
             .ok_or_else(|| format!("old variable at {addr:#x} is outside the old program's data"))
     };
     let vars = tr.variables().to_vec();
-    for v in &vars {
-        tr.pin_scan(v.plan, old_var(v.old_address, v.old_size)?, &space).map_err(|e| e.to_string())?;
-    }
 
-    // 3. Where changed objects go.
-    let mut dests: Vec<Option<Dest>> = vec![None; objects.len()];
+    // 3. Where changed objects go: in place when the new value fits the
+    // block (its real capacity: the arena rounds blocks up), else a new
+    // block. Objects of unchanged types are not looked at.
     let mut counts = TransferCounts { objects: objects.len() as u64, ..Default::default() };
-    for (i, (o, p)) in objects.iter().zip(&plans).enumerate() {
-        let Some(p) = p else { continue };
-        let info = tr.plan_info(*p);
+    for (i, o) in objects.iter().enumerate() {
+        let site = &mut sites[of_site[i] as usize];
+        site.counts.objects += 1;
+        site.counts.bytes += o.size;
+        counts.bytes += o.size;
+        let Some(info) = site.info else { continue };
         if info.identical {
             continue;
         }
         let t = Space::typed(o);
         let n = (t.size / info.old_size.max(1)).max(1);
         let new_len = info.new_size * n;
+        site.counts.converted += 1;
         // Room for the typed object: the block from its user pointer (the
         // tracked one; the typed base may lie past a wrapper's header).
         // SAFETY: a live tracked object.
         let cap = (unsafe { heap::capacity(o.addr as *mut u8) } as u64).saturating_sub(u64::from(o.offset));
-        dests[i] = Some(if new_len <= cap {
-            space.converted_in_place.insert(t.base);
-            Dest::InPlace { new_len }
+        if new_len <= cap {
+            space.set_in_place(i);
         } else {
             let user = heap::alloc_like((u64::from(o.offset) + new_len) as usize, o.site, o.offset as u16) as u64;
             if user == 0 {
                 return Err(format!("out of memory rebuilding a {}-byte object of site {:#x}", new_len, o.site));
             }
-            space.moved.insert(t.base, user + u64::from(o.offset));
+            space.set_moved(i, user + u64::from(o.offset));
+            site.counts.moved += 1;
             counts.moved += 1;
-            Dest::Moved { user, new_len }
-        });
+        }
     }
 
     // The old bytes of what a transfer callback wants, before conversion
     // overwrites them; called once everything else is settled.
     let mut calls: Vec<callbacks::Call> = Vec::new();
     if callbacks::any_registered() {
-        for (i, (o, p)) in objects.iter().zip(&plans).enumerate() {
-            let Some(p) = p else { continue };
+        for (i, o) in objects.iter().enumerate() {
+            let Some(info) = sites[of_site[i] as usize].info else { continue };
             let Some((f, arg)) = tr.site_new_type(o.site).and_then(|ty| type_callback(&new_sc, ty)) else {
                 continue;
             };
-            let info = tr.plan_info(*p);
             let t = Space::typed(o);
-            let base = match dests[i] {
-                Some(Dest::Moved { user, .. }) => user + u64::from(o.offset),
+            let base = match space.fate(i) {
+                HeapFate::Moved(to) => to,
                 _ => t.base,
             };
             let n = (t.size / info.old_size.max(1)).max(1);
@@ -233,40 +302,65 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
         }
     }
 
-    // 4. Objects, then variables.
-    for (i, (o, p)) in objects.iter().zip(&plans).enumerate() {
+    // 4. Objects, then variables. Objects staying where they are, whose
+    // values do not change, are written nowhere: their pages stay the old
+    // process's, shared copy-on-write.
+    let mut scratch: Vec<u8> = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        let site = &sites[of_site[i] as usize];
         let t = Space::typed(o);
-        counts.bytes += o.size;
-        match (p, dests[i]) {
-            (Some(p), None) => {
-                if !tr.plan_info(*p).fixups {
+        match (site.plan, site.info, space.fate(i)) {
+            (Some(p), Some(info), HeapFate::Stays) => {
+                if !info.fixups {
                     continue;
                 }
-                let old = slice(t.base, t.size).to_vec();
-                tr.convert_objects(*p, &old, slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
+                // A private copy of the old value: a pointer read must
+                // not see a value already rewritten in the same object.
+                scratch.clear();
+                scratch.extend_from_slice(slice(t.base, t.size));
+                tr.fix_objects(p, &scratch, slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
             }
-            (Some(p), Some(Dest::InPlace { new_len })) => {
-                let old = slice(t.base, t.size).to_vec();
-                tr.convert_objects(*p, &old, slice_mut(t.base, new_len), &space).map_err(|e| e.to_string())?;
+            (Some(p), Some(info), HeapFate::ConvertedInPlace) => {
+                let n = (t.size / info.old_size.max(1)).max(1);
+                let new_len = info.new_size * n;
+                scratch.clear();
+                scratch.extend_from_slice(slice(t.base, t.size));
+                tr.convert_objects(p, &scratch, slice_mut(t.base, new_len), &space).map_err(|e| e.to_string())?;
                 // SAFETY: fits, checked above.
                 unsafe { heap::set_size(o.addr as *mut u8, (u64::from(o.offset) + new_len) as usize) };
                 counts.converted += 1;
             }
-            (Some(p), Some(Dest::Moved { user, new_len })) => {
+            (Some(p), Some(info), HeapFate::Moved(to)) => {
+                let n = (t.size / info.old_size.max(1)).max(1);
+                let new_len = info.new_size * n;
                 let off = u64::from(o.offset);
                 // A wrapper's size header in front of the object comes along.
-                slice_mut(user, off).copy_from_slice(slice(o.addr, off));
-                tr.convert_objects(*p, slice(t.base, t.size), slice_mut(user + off, new_len), &space)
-                    .map_err(|e| e.to_string())?;
+                slice_mut(to - off, off).copy_from_slice(slice(o.addr, off));
+                tr.convert_objects(p, slice(t.base, t.size), slice_mut(to, new_len), &space).map_err(|e| e.to_string())?;
                 counts.converted += 1;
             }
-            (None, _) => {
-                let old = slice(t.base, t.size).to_vec();
-                tr.trace_untyped(&old, slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
+            _ => {
+                tr.trace_untyped_in_place(slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
             }
         }
     }
-    retag_foreign_sites(&new_sc, &tr, objects, &plans, &dests);
+    foreign_site_replacements(&new_sc, &tr, &mut sites);
+    if sites.iter().any(|s| s.retag_by_offset) {
+        for (i, o) in objects.iter().enumerate() {
+            let s = &sites[of_site[i] as usize];
+            if !s.retag_by_offset {
+                continue;
+            }
+            let at = s.retag_at.iter().find(|(off, _)| *off == i64::from(o.offset)).map(|x| x.1);
+            let Some(site) = at.or(s.retag) else { continue };
+            let user = match space.fate(i) {
+                HeapFate::Moved(to) => to - u64::from(o.offset),
+                _ => o.addr,
+            };
+            // SAFETY: a live tracked object; the transfer runs alone.
+            unsafe { heap::set_site(user as *mut u8, site) };
+        }
+    }
     let writable = image::writable_ranges();
     for (i, v) in vars.iter().enumerate() {
         let end = v.new_address + v.new_size;
@@ -290,10 +384,12 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
     }
 
     // 5. Moved objects' old blocks, the startup heap, the kernel.
-    for (o, d) in objects.iter().zip(&dests) {
-        if let Some(Dest::Moved { .. }) = d {
-            // SAFETY: converted into its new block; nothing refers to it.
-            unsafe { heap::free(o.addr as *mut u8) };
+    if counts.moved != 0 {
+        for (i, o) in objects.iter().enumerate() {
+            if let HeapFate::Moved(_) = space.fate(i) {
+                // SAFETY: converted into its new block; nothing refers to it.
+                unsafe { heap::free(o.addr as *mut u8) };
+            }
         }
     }
     let roots: Vec<(u64, u64)> = new_sc
@@ -318,6 +414,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
     // Remapped: every pointer whose value had to change.
     counts.pointers = p.heap_forwarded + p.global + p.static_local + p.function + p.rodata + r.conservative_rewritten;
     counts.conservative_words = r.conservative_words;
+    counts.per_type = per_type(&old_sc, &sites);
     counts.ms = t0.elapsed().as_millis() as u64;
     Ok(counts)
 }

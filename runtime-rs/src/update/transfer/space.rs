@@ -1,21 +1,111 @@
 //! The engine's view of the two processes' memory (`PointerSpace`): the
-//! old heap objects (sorted, searched by address), the objects that moved,
-//! and the old and new read-only data for string literals.
+//! old heap objects (sorted, found by address through `AddrIndex`), what
+//! becomes of each, and the old and new read-only data for string literals.
+//!
+//! Every pointer and every untyped word of the old state asks "which
+//! object is this in, and where does it go"; at millions of objects a
+//! binary search (a cache miss per step) and a hash lookup per question
+//! were most of the transfer, so both answers are array loads.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use lucc_transfer::{HeapObject, PointerSpace};
+use lucc_transfer::{HeapFate, HeapObject, PointerSpace};
 
 use crate::update::state::{ObjectEntry, OldSegment};
 
+/// Heap objects start 16-byte aligned (the runtime's header keeps
+/// malloc's alignment), so one bit per 16 bytes marks every start.
+const GRANULE_SHIFT: u32 = 4;
+
+/// Finds the object containing an address in O(1): a bitmap of object
+/// starts over the heap's range (one bit per 16-byte granule) and, per
+/// bitmap word, how many starts lie before it. The objects before and at
+/// a granule are counted by one popcount, and since the objects are
+/// sorted, that count minus one is the index of the only candidate.
+struct AddrIndex {
+    base: u64,
+    len: u64,
+    /// Per 64 granules: (starts bitmap, starts before it). Side by side,
+    /// so a lookup misses the cache once here, not twice.
+    words: Vec<(u64, u64)>,
+}
+
+impl AddrIndex {
+    /// `None` when the objects are not strictly ascending, 16-byte aligned
+    /// starts inside `[base, base + len)` (the caller then searches).
+    fn build(objects: &[ObjectEntry], base: u64, len: u64) -> Option<AddrIndex> {
+        if len == 0 {
+            return None;
+        }
+        let granules = len.div_ceil(1 << GRANULE_SHIFT);
+        let mut bits = vec![0u64; granules.div_ceil(64) as usize];
+        let mut prev = None;
+        for o in objects {
+            let off = o.addr.checked_sub(base)?;
+            if off >= len || off % (1 << GRANULE_SHIFT) != 0 || prev.is_some_and(|p| p >= o.addr) {
+                return None;
+            }
+            prev = Some(o.addr);
+            let g = off >> GRANULE_SHIFT;
+            bits[(g >> 6) as usize] |= 1 << (g & 63);
+        }
+        let mut before = 0u64;
+        let words = bits
+            .into_iter()
+            .map(|w| {
+                let r = (w, before);
+                before += u64::from(w.count_ones());
+                r
+            })
+            .collect();
+        Some(AddrIndex { base, len, words })
+    }
+
+    /// The index word `candidate(addr)` reads, if `addr` is in range.
+    #[inline]
+    fn word_of(&self, addr: u64) -> Option<&(u64, u64)> {
+        let off = addr.wrapping_sub(self.base);
+        (off < self.len).then(|| &self.words[(off >> (GRANULE_SHIFT + 6)) as usize])
+    }
+
+    /// The index of the last object starting at or below `addr`.
+    #[inline]
+    fn candidate(&self, addr: u64) -> Option<usize> {
+        let off = addr.wrapping_sub(self.base);
+        if off >= self.len {
+            return None;
+        }
+        let g = off >> GRANULE_SHIFT;
+        let (bits, before) = self.words[(g >> 6) as usize];
+        let upto = u64::MAX >> (63 - (g & 63));
+        let n = before as usize + (bits & upto).count_ones() as usize;
+        n.checked_sub(1)
+    }
+}
+
+/// `Space::fate` of an object that stays at its address unchanged.
+const STAYS: u64 = 0;
+/// `Space::fate` of an object rebuilt in its own block (no address is 1).
+const IN_PLACE: u64 = 1;
+
+/// An object as lookups need it, with its fate: one cache line holds all
+/// a lookup reads (a pointer into a hash table's chains is a random
+/// access; two arrays would be two misses).
+#[derive(Clone, Copy)]
+struct Slot {
+    addr: u64,
+    size: u64,
+    /// [`STAYS`], [`IN_PLACE`], or its new typed base.
+    fate: u64,
+    site: u32,
+    offset: u32,
+}
+
 pub struct Space<'a> {
-    /// Sorted by address.
-    pub objects: &'a [ObjectEntry],
-    /// Typed base of an object -> its new typed base.
-    pub moved: HashMap<u64, u64>,
-    /// Typed bases of objects rebuilt in their own block on a new layout.
-    pub converted_in_place: HashSet<u64>,
+    index: Option<AddrIndex>,
+    /// `objects`, in the same order, with their fates.
+    slots: Vec<Slot>,
     pub old_rodata: Vec<&'a OldSegment<'a>>,
     /// The new executable's read-only data: (addr, bytes).
     pub new_rodata: Vec<(u64, &'a [u8])>,
@@ -23,19 +113,66 @@ pub struct Space<'a> {
 }
 
 impl<'a> Space<'a> {
-    pub fn new(objects: &'a [ObjectEntry], old_rodata: Vec<&'a OldSegment<'a>>, new_rodata: Vec<(u64, &'a [u8])>) -> Space<'a> {
-        Space { objects, moved: HashMap::new(), converted_in_place: HashSet::new(), old_rodata, new_rodata, literal_cache: RefCell::new(HashMap::new()) }
+    /// `heap`: the old heap's range `(base, len)`, which holds every object.
+    pub fn new(
+        objects: &'a [ObjectEntry],
+        heap: (u64, u64),
+        old_rodata: Vec<&'a OldSegment<'a>>,
+        new_rodata: Vec<(u64, &'a [u8])>,
+    ) -> Space<'a> {
+        Space {
+            index: AddrIndex::build(objects, heap.0, heap.1),
+            slots: objects
+                .iter()
+                .map(|o| Slot { addr: o.addr, size: o.size, fate: STAYS, site: o.site, offset: o.offset })
+                .collect(),
+            old_rodata,
+            new_rodata,
+            literal_cache: RefCell::new(HashMap::new()),
+        }
     }
 
     /// The index of the object whose block contains `addr`.
+    #[inline]
     pub fn index_of(&self, addr: u64) -> Option<usize> {
-        let i = self.objects.partition_point(|o| o.addr <= addr).checked_sub(1)?;
-        let o = &self.objects[i];
+        let i = match &self.index {
+            Some(ix) => ix.candidate(addr)?,
+            None => self.slots.partition_point(|o| o.addr <= addr).checked_sub(1)?,
+        };
+        let o = &self.slots[i];
         (addr < o.addr + o.size.max(1)).then_some(i)
+    }
+
+    fn slot_object(o: &Slot) -> HeapObject {
+        HeapObject { base: o.addr + u64::from(o.offset), size: o.size.saturating_sub(u64::from(o.offset)), site: o.site }
     }
 
     pub fn typed(o: &ObjectEntry) -> HeapObject {
         HeapObject { base: o.addr + u64::from(o.offset), size: o.size.saturating_sub(u64::from(o.offset)), site: o.site }
+    }
+
+    /// Object `i` is rebuilt in its own block on its new layout.
+    pub fn set_in_place(&mut self, i: usize) {
+        self.slots[i].fate = IN_PLACE;
+    }
+
+    /// Object `i` is rebuilt elsewhere, its typed value at `new_base`.
+    pub fn set_moved(&mut self, i: usize, new_base: u64) {
+        debug_assert!(new_base > IN_PLACE);
+        self.slots[i].fate = new_base;
+    }
+
+    pub fn fate(&self, i: usize) -> HeapFate {
+        Self::fate_of(self.slots[i].fate)
+    }
+
+    #[inline]
+    fn fate_of(f: u64) -> HeapFate {
+        match f {
+            STAYS => HeapFate::Stays,
+            IN_PLACE => HeapFate::ConvertedInPlace,
+            to => HeapFate::Moved(to),
+        }
     }
 
     fn old_literal(&self, addr: u64) -> Option<&'a [u8]> {
@@ -48,15 +185,46 @@ impl<'a> Space<'a> {
 
 impl PointerSpace for Space<'_> {
     fn heap_object(&self, addr: u64) -> Option<HeapObject> {
-        self.index_of(addr).map(|i| Self::typed(&self.objects[i]))
+        self.index_of(addr).map(|i| Self::slot_object(&self.slots[i]))
+    }
+
+    #[inline]
+    fn heap_lookup(&self, addr: u64) -> Option<(HeapObject, HeapFate)> {
+        let o = &self.slots[self.index_of(addr)?];
+        Some((Self::slot_object(o), Self::fate_of(o.fate)))
+    }
+
+    fn prefetch(&self, addr: u64, near: bool) {
+        let Some(ix) = &self.index else { return };
+        let target: *const u8 = if near {
+            match ix.candidate(addr) {
+                Some(i) if i < self.slots.len() => (&self.slots[i] as *const Slot).cast(),
+                _ => return,
+            }
+        } else {
+            match ix.word_of(addr) {
+                Some(w) => (w as *const (u64, u64)).cast(),
+                None => return,
+            }
+        };
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch never faults, and the address is ours anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(target.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = target;
     }
 
     fn heap_new_base(&self, obj: &HeapObject) -> Option<u64> {
-        self.moved.get(&obj.base).copied()
+        match self.fate(self.index_of(obj.base)?) {
+            HeapFate::Moved(to) => Some(to),
+            _ => None,
+        }
     }
 
     fn heap_converted_in_place(&self, obj: &HeapObject) -> bool {
-        self.converted_in_place.contains(&obj.base)
+        self.index_of(obj.base).is_some_and(|i| self.fate(i) == HeapFate::ConvertedInPlace)
     }
 
     fn in_old_rodata(&self, addr: u64) -> bool {
@@ -77,5 +245,69 @@ impl PointerSpace for Space<'_> {
         });
         self.literal_cache.borrow_mut().insert(addr, found);
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(addr: u64, size: u64) -> ObjectEntry {
+        ObjectEntry { addr, size, site: 1, offset: 0 }
+    }
+
+    /// The index answers exactly what a binary search answers, for every
+    /// address around every object (gaps, zero-sized objects, objects
+    /// spanning many bitmap words, both ends of the range).
+    #[test]
+    fn index_agrees_with_binary_search() {
+        let base = 0x5f00_0000_0000u64;
+        let objs = vec![
+            obj(base, 16),
+            obj(base + 32, 0),
+            obj(base + 48, 5000),
+            obj(base + 48 + 5008, 24),
+            obj(base + 8192, 48),
+            obj(base + 64 * 16 * 9 + 16 * 63, 16),
+            obj(base + 20000, 100),
+        ];
+        let len = 32768;
+        let with = Space::new(&objs, (base, len), vec![], vec![]);
+        assert!(with.index.is_some());
+        let mut without = Space::new(&objs, (base, len), vec![], vec![]);
+        without.index = None;
+        for a in (base.saturating_sub(64)..base + len + 64).step_by(8) {
+            assert_eq!(with.index_of(a), without.index_of(a), "addr {:#x}", a - base);
+        }
+        assert_eq!(with.index_of(base + 48 + 4999), Some(2));
+        assert_eq!(with.index_of(base + 48 + 5000), None);
+        assert_eq!(with.index_of(base + 32), Some(1), "a zero-sized object owns its address");
+    }
+
+    #[test]
+    fn unsorted_or_misaligned_objects_fall_back_to_search() {
+        let base = 0x5f00_0000_0000u64;
+        let unsorted = vec![obj(base + 64, 8), obj(base, 8)];
+        assert!(Space::new(&unsorted, (base, 4096), vec![], vec![]).index.is_none());
+        let misaligned = vec![obj(base + 8, 8)];
+        assert!(Space::new(&misaligned, (base, 4096), vec![], vec![]).index.is_none());
+        let outside = vec![obj(base + 4096, 8)];
+        let s = Space::new(&outside, (base, 4096), vec![], vec![]);
+        assert!(s.index.is_none());
+        assert_eq!(s.index_of(base + 4100), Some(0));
+    }
+
+    #[test]
+    fn fates() {
+        let base = 0x5f00_0000_0000u64;
+        let objs = vec![obj(base, 16), obj(base + 16, 16), obj(base + 32, 16)];
+        let mut s = Space::new(&objs, (base, 4096), vec![], vec![]);
+        s.set_in_place(1);
+        s.set_moved(2, base + 1024);
+        assert_eq!(s.heap_lookup(base + 8).map(|x| x.1), Some(HeapFate::Stays));
+        assert_eq!(s.heap_lookup(base + 24).map(|x| x.1), Some(HeapFate::ConvertedInPlace));
+        assert_eq!(s.heap_lookup(base + 40).map(|x| x.1), Some(HeapFate::Moved(base + 1024)));
+        assert_eq!(s.heap_new_base(&Space::typed(&objs[2])), Some(base + 1024));
+        assert!(s.heap_converted_in_place(&Space::typed(&objs[1])));
     }
 }

@@ -114,7 +114,9 @@ fn settle_from(roots: &[(u64, u64)], marker: u64) -> Result<Settled, String> {
     let Some((b_base, b_len)) = crate::arena::startup_range() else { return Ok(Settled::default()) };
     let (b_base, b_end) = (b_base as u64, (b_base + b_len) as u64);
     let mut objs: Vec<HeapObject> = Vec::new();
-    crate::registry::for_each_object(|o| {
+    // Headers lie just below their objects: an object of range B has its
+    // header in it (an over-aligned block's header is inside the block).
+    crate::registry::GLOBAL.for_each_object_in(b_base as usize, b_end as usize, |o| {
         if (o.addr as u64) >= b_base && (o.addr as u64) < b_end {
             objs.push(*o);
         }

@@ -6,16 +6,14 @@
 //! not be converted, and leave v1 serving its unchanged state.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use lucc_testsuite::build::{lucc_path, programs_dir, Compiler};
+use lucc_testsuite::build::{programs_dir, Compiler};
 use lucc_testsuite::client::LineClient;
 use lucc_testsuite::server::Server;
-use serde_json::Value;
 
 use crate::common::{built, EXIT_TIMEOUT};
+use crate::live_update::update_support::{lucc_update, wait_gone, Updated};
 
 /// Every pair is built by one make run; the first executable's name only
 /// tells `build` what to check for.
@@ -86,61 +84,6 @@ fn run_script(c: &mut LineClient, script: &str) -> Result<()> {
     Ok(())
 }
 
-/// What `lucc update --json` reported.
-struct UpdateResult {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
-fn lucc_update(pid: u32, v2: &Path, transform: Option<&Path>) -> UpdateResult {
-    let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
-    let mut cmd = Command::new(&lucc);
-    cmd.arg("update").arg(pid.to_string()).arg(v2).arg("--json");
-    if let Some(t) = transform {
-        cmd.arg("--transform").arg(t);
-    }
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
-    UpdateResult { code: out.status.code().unwrap_or(-1), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
-}
-
-fn process_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // "pid (comm) S ...": a zombie has exited.
-        Ok(stat) => stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')).unwrap_or(false),
-    }
-}
-
-/// The process an update committed to. `Server` only knows the old one, so
-/// this kills the new one by its pid when a failed assertion leaves it
-/// running.
-struct Updated(u32);
-
-impl Updated {
-    /// Waits for it to exit (after SHUTDOWN); a hang is an error.
-    fn wait_gone(&self, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
-        while !process_gone(self.0) {
-            if start.elapsed() > timeout {
-                bail!("process {} did not exit within {timeout:?} after SHUTDOWN", self.0);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Updated {
-    fn drop(&mut self) {
-        if !process_gone(self.0) {
-            let _ = Command::new("kill").arg("-KILL").arg(self.0.to_string()).status();
-        }
-    }
-}
-
 /// The whole scenario for one pair: v1, script, DUMP, update, DUMP.
 fn update_pair(name: &str, scenario: &str, outcome: Outcome) {
     let (v1, v2) = executables(name);
@@ -175,7 +118,7 @@ fn update_pair(name: &str, scenario: &str, outcome: Outcome) {
             let pid = serving_pid(&mut conn, &format!("on {name}'s connection opened before the update"));
             assert_eq!(pid, new_pid, "{name}: the connection opened before the update is not served by the new process");
             assert_eq!(conn.request("SHUTDOWN").unwrap_or_else(|e| panic!("{e:#}")), "BYE");
-            updated.wait_gone(EXIT_TIMEOUT).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            wait_gone(updated.0, EXIT_TIMEOUT).unwrap_or_else(|e| panic!("{name}: {e:#}"));
             // The old process ended at the commit.
             server.wait_exit(EXIT_TIMEOUT).unwrap_or_else(|e| panic!("{name}: old process: {e:#}"));
         }

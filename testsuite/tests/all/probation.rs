@@ -12,26 +12,9 @@ use lucc_testsuite::client::LineClient;
 use lucc_testsuite::server::Server;
 
 use crate::common::{built, EXIT_TIMEOUT};
-use crate::live_update::update_support::EXIT_ROLLED_BACK;
+use crate::live_update::update_support::{ask, dump, EXIT_ROLLED_BACK};
 
 const PAIRS: (&str, &str) = ("pairs", "field_added-v1");
-
-fn ask(c: &mut LineClient, req: &str) -> String {
-    c.request(req).unwrap_or_else(|e| panic!("{req:?}: {e:#}"))
-}
-
-fn dump(c: &mut LineClient) -> String {
-    c.send("DUMP").unwrap_or_else(|e| panic!("DUMP: {e:#}"));
-    let mut out = String::new();
-    loop {
-        let line = c.read_line().unwrap_or_else(|e| panic!("reading DUMP: {e:#}"));
-        if line == "." {
-            return out;
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
-}
 
 #[test]
 fn probation_rolls_back_from_a_new_version_that_crashes_serving() {

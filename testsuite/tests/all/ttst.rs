@@ -12,68 +12,22 @@
 //! caught.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use lucc_testsuite::build::{lucc_path, programs_dir, Compiler};
+use lucc_testsuite::build::{programs_dir, Compiler};
 use lucc_testsuite::client::LineClient;
 use lucc_testsuite::server::Server;
 use serde_json::Value;
 
 use crate::common::{built, EXIT_TIMEOUT, KVSTORE};
-use crate::live_update::update_support::{wait_gone, Updated, EXIT_COMMITTED, EXIT_ROLLED_BACK};
+use crate::live_update::update_support::{ask, dump, lucc_update_args, wait_gone, UpdateResult, Updated, EXIT_COMMITTED, EXIT_ROLLED_BACK};
 
 const KVSTORE_V2: (&str, &str) = ("kvstore/v2", "kvstore");
 const PAIRS: (&str, &str) = ("pairs", "field_added-v1");
 
-struct Run {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
-impl Run {
-    fn describe(&self) -> String {
-        format!("lucc update exited {}: {}\n{}", self.code, self.json, self.stderr)
-    }
-
-    /// The TTST stage's report.
-    fn ttst_stage(&self) -> &Value {
-        let stages = self.json["stages"].as_array().unwrap_or_else(|| panic!("no stages: {}", self.describe()));
-        stages.iter().find(|s| s["stage"] == "ttst").unwrap_or_else(|| panic!("no ttst stage: {}", self.describe()))
-    }
-}
-
-fn lucc_update(pid: u32, new: &Path, args: &[&str]) -> Run {
-    let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
-    let out = Command::new(&lucc)
-        .arg("update")
-        .arg(pid.to_string())
-        .arg(new)
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
-    Run { code: out.status.code().unwrap_or(-1), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
-}
-
-fn ask(c: &mut LineClient, req: &str) -> String {
-    c.request(req).unwrap_or_else(|e| panic!("{req:?}: {e:#}"))
-}
-
-/// DUMP's lines up to the terminating ".".
-fn dump(c: &mut LineClient) -> String {
-    c.send("DUMP").unwrap_or_else(|e| panic!("DUMP: {e:#}"));
-    let mut out = String::new();
-    loop {
-        let line = c.read_line().unwrap_or_else(|e| panic!("reading DUMP: {e:#}"));
-        if line == "." {
-            return out;
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
+/// The TTST stage's report.
+fn ttst_stage(up: &UpdateResult) -> &Value {
+    let stages = up.json["stages"].as_array().unwrap_or_else(|| panic!("no stages: {}", up.describe()));
+    stages.iter().find(|s| s["stage"] == "ttst").unwrap_or_else(|| panic!("no ttst stage: {}", up.describe()))
 }
 
 fn pair_exe(name: &str) -> PathBuf {
@@ -99,11 +53,11 @@ fn ttst_kvstore_v1_to_v2_commits_with_its_state() {
     let keys = ask(&mut c, "KEYS");
 
     let inverse = programs_dir().join("kvstore/v2_to_v1.toml");
-    let up = lucc_update(old_pid, &v2, &["--ttst", "--ttst-transform", inverse.to_str().expect("utf-8 path")]);
+    let up = lucc_update_args(old_pid, &v2, &["--ttst", "--ttst-transform", inverse.to_str().expect("utf-8 path")]);
     assert_eq!(up.code, EXIT_COMMITTED, "{}", up.describe());
     let new_pid = up.json["new_pid"].as_u64().unwrap_or_else(|| panic!("no new_pid: {}", up.describe())) as u32;
     let _guard = Updated(new_pid);
-    let ttst = up.ttst_stage();
+    let ttst = ttst_stage(&up);
     assert_eq!(ttst["ok"], true, "{}", up.describe());
     // The server, its dict, every entry and value went both ways.
     for (count, at_least) in [("variables", 3), ("objects", 10), ("values", 100)] {
@@ -134,7 +88,7 @@ fn ttst_catches_a_callback_that_loses_information() {
     let before = dump(&mut c);
     assert_eq!(before, read("expected_v1.txt"));
 
-    let up = lucc_update(old_pid, &v2, &["--ttst"]);
+    let up = lucc_update_args(old_pid, &v2, &["--ttst"]);
     assert_eq!(up.code, EXIT_ROLLED_BACK, "{}", up.describe());
     assert_eq!(up.json["outcome"], "rolled_back", "{}", up.describe());
     let reason = up.json["reason"].as_str().unwrap_or_default();
@@ -143,13 +97,13 @@ fn ttst_catches_a_callback_that_loses_information() {
     for s in ["ttst", "struct item.qty", "stock->qty", "300 before, 44 after the round trip"] {
         assert!(reason.contains(s), "the reason lacks {s:?}: {}", up.describe());
     }
-    assert_eq!(up.ttst_stage()["ok"], false, "{}", up.describe());
+    assert_eq!(ttst_stage(&up)["ok"], false, "{}", up.describe());
     assert_eq!(ask(&mut c, "PID"), old_pid.to_string(), "the old process serves on after the rollback");
     assert_eq!(dump(&mut c), before, "the old server's state after the rollback");
 
     // The transfer itself sees nothing wrong: without --ttst it commits,
     // and v2 serves the damaged quantities.
-    let up = lucc_update(old_pid, &v2, &[]);
+    let up = lucc_update_args::<&str>(old_pid, &v2, &[]);
     assert_eq!(up.code, EXIT_COMMITTED, "{}", up.describe());
     let new_pid = up.json["new_pid"].as_u64().unwrap_or_else(|| panic!("no new_pid: {}", up.describe())) as u32;
     let _guard = Updated(new_pid);
@@ -188,11 +142,11 @@ fn pair_commits_with_ttst(name: &str) {
     let (server, mut c, dir) = start_pair(name);
     let old_pid = server.pid();
     let args = ttst_args(&dir, &[]);
-    let up = lucc_update(old_pid, &pair_exe(&format!("{name}-v2")), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let up = lucc_update_args(old_pid, &pair_exe(&format!("{name}-v2")), &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(up.code, EXIT_COMMITTED, "{name}: {}", up.describe());
     let new_pid = up.json["new_pid"].as_u64().unwrap_or_else(|| panic!("no new_pid: {}", up.describe())) as u32;
     let _guard = Updated(new_pid);
-    let ttst = up.ttst_stage();
+    let ttst = ttst_stage(&up);
     assert_eq!(ttst["ok"], true, "{}", up.describe());
     for count in ["variables", "objects", "values"] {
         assert!(ttst["ttst"][count].as_u64().unwrap_or(0) > 0, "{name}: ttst compared no {count}: {}", up.describe());
@@ -253,13 +207,13 @@ fn ttst_catches_a_corruption_after_a_renaming_transfer() {
     for seed in 0..3 {
         let fault = format!("transfer:corrupt_value:{seed}");
         let args = ttst_args(&dir, &["--inject-fault", &fault]);
-        let up = lucc_update(old_pid, &v2, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let up = lucc_update_args(old_pid, &v2, &args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(up.code, EXIT_ROLLED_BACK, "{fault}: {}", up.describe());
         let reason = up.json["reason"].as_str().unwrap_or_default();
         for s in ["ttst", "after the round trip"] {
             assert!(reason.contains(s), "{fault}: the reason lacks {s:?}: {}", up.describe());
         }
-        assert_eq!(up.ttst_stage()["ok"], false, "{fault}: {}", up.describe());
+        assert_eq!(ttst_stage(&up)["ok"], false, "{fault}: {}", up.describe());
         assert_eq!(ask(&mut c, "PID"), old_pid.to_string(), "{fault}: the old process serves on");
         assert_eq!(dump(&mut c), before, "{fault}: the old server's state after the rollback");
     }

@@ -3,12 +3,14 @@
 //! about them (which process holds a connection, how much memory it uses).
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use lucc_testsuite::build::lucc_path;
+use lucc_testsuite::client::LineClient;
 use serde_json::Value;
 
 /// `lucc update`'s exit codes (driver/src/update/mod.rs).
@@ -45,16 +47,45 @@ impl UpdateResult {
 
 /// `lucc update PID NEW --json [--transform FILE]`.
 pub fn lucc_update(pid: u32, new: &Path, transform: Option<&Path>) -> UpdateResult {
-    let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
-    let mut cmd = Command::new(&lucc);
-    cmd.arg("update").arg(pid.to_string()).arg(new).arg("--json");
-    if let Some(t) = transform {
-        cmd.arg("--transform").arg(t);
+    match transform {
+        Some(t) => lucc_update_args(pid, new, &["--transform".as_ref(), t.as_os_str()]),
+        None => lucc_update_args::<&str>(pid, new, &[]),
     }
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
+}
+
+/// `lucc update PID NEW --json ARGS...`.
+pub fn lucc_update_args<A: AsRef<OsStr>>(pid: u32, new: &Path, args: &[A]) -> UpdateResult {
+    let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
+    let out = Command::new(&lucc)
+        .arg("update")
+        .arg(pid.to_string())
+        .arg(new)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let json = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
     UpdateResult { code: out.status.code().unwrap_or(-1), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+/// One request's answer; any failure is the test's.
+pub fn ask(c: &mut LineClient, req: &str) -> String {
+    c.request(req).unwrap_or_else(|e| panic!("{req:?}: {e:#}"))
+}
+
+/// The version pairs' DUMP: its lines up to the terminating ".".
+pub fn dump(c: &mut LineClient) -> String {
+    c.send("DUMP").unwrap_or_else(|e| panic!("DUMP: {e:#}"));
+    let mut out = String::new();
+    loop {
+        let line = c.read_line().unwrap_or_else(|e| panic!("reading DUMP: {e:#}"));
+        if line == "." {
+            return out;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
 }
 
 /// True once `pid` has exited (a zombie has: only its parent's wait is

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use lucc_abi::control::{decode, encode, ArenaHandover, Fault, FaultPoint, FromNew, FromOld, CHANNEL_ENV, PROTOCOL_VERSION};
+use lucc_abi::sidecar::Sidecar;
 
 use super::state::{Blob, TAG_RECORD};
 use super::{build_id, channel, check, faults, role, set_role, swap_role, transfer, ttst, Role};
@@ -134,8 +135,8 @@ pub fn started_by_update() -> bool {
 
 /// `lucc update --inject-fault`: fails or corrupts the state here in the
 /// way asked, as a broken new version would (`faults`).
-fn inject(fd: RawFd, fault: Option<Fault>, here: FaultPoint) {
-    faults::inject(fd, fault, here, fail);
+fn inject(fd: RawFd, fault: Option<Fault>, here: FaultPoint, sc: Option<&Sidecar>) {
+    faults::inject(fd, fault, here, sc, fail);
 }
 
 /// At an update point of a new version: the first thread reports Ready and
@@ -156,15 +157,18 @@ pub(super) fn at_first_point() {
     let fault = inh.fault;
     let duty = inh.ttst;
     let old_build_id = inh.old_build_id.clone();
-    inject(fd, fault, FaultPoint::Startup);
+    inject(fd, fault, FaultPoint::Startup, None);
     faults::arm(fault);
     if let Err(e) = channel::send(fd, &encode(&FromNew::StartupDone)) {
         fail(fd, e);
     }
-    let counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena));
+    // Read once: the transfer converts into it, injected corruptions find
+    // their victims by it, the check reads its invariants.
+    let own_sc = crate::startup::as_runtime(super::own_sidecar).unwrap_or_else(|e| fail(fd, format!("state transfer: {e}")));
+    let counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena, &own_sc));
     drop((inh.blob, inh.old_build_id));
     if counts.is_ok() {
-        inject(fd, fault, FaultPoint::Transfer);
+        inject(fd, fault, FaultPoint::Transfer, Some(&own_sc));
     }
     match counts {
         Ok(mut c) => {
@@ -172,7 +176,7 @@ pub(super) fn at_first_point() {
             // check to see them); a TTST comparison instance (the old
             // version) is checked by nobody: the forward state already was.
             if !inh.no_check && !matches!(duty, Some(ttst::Duty::Compare { .. })) {
-                match check::run() {
+                match check::run(&own_sc) {
                     Ok(out) => match out.message() {
                         Some(m) => fail(fd, m),
                         None => c.checked = out.checked,
@@ -202,7 +206,7 @@ pub(super) fn at_first_point() {
             Err(e) => fail(fd, e),
         }
     }
-    inject(fd, fault, FaultPoint::Ready);
+    inject(fd, fault, FaultPoint::Ready, None);
     if let Err(e) = channel::send(fd, &encode(&FromNew::Ready)) {
         fail(fd, e);
     }

@@ -224,14 +224,12 @@ fn state_slots(sc: &Sidecar, objects: &Objects, bias: u64) -> Vec<Slot> {
 
 /// Applies a corruption fault after the transfer. Ok: what was done, in
 /// words; Err: the state offers no victim for this kind (nothing injected).
-pub fn corrupt(fault: Fault) -> Result<String, String> {
-    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
-    let sc = Sidecar::read_for(&exe, super::build_id::get()).map_err(|e| e.to_string())?;
+pub fn corrupt(fault: Fault, sc: &Sidecar) -> Result<String, String> {
     let bias = super::image::main_image().bias;
     let mut snapshot = crate::registry::snapshot();
     snapshot.sort_by_key(|o| o.addr);
     let objects = Objects(snapshot);
-    let slots = state_slots(&sc, &objects, bias);
+    let slots = state_slots(sc, &objects, bias);
     let pick = |cands: Vec<&Slot>| -> Result<Slot, String> {
         if cands.is_empty() {
             return Err(format!("no slot to apply {:?} to", fault.kind));
@@ -322,7 +320,9 @@ pub fn misdeliver<T>(calls: &mut [T], same: impl Fn(&T, &T) -> bool, old: impl F
 
 /// The death or corruption meant for `here`, if any. Deaths report
 /// through `fail`; corruptions are logged and return.
-pub fn inject(fd: RawFd, fault: Option<Fault>, here: FaultPoint, fail: fn(RawFd, String) -> !) {
+/// `sc`: this binary's sidecar, which corruptions need to find their
+/// victims (read once by the caller; absent before the transfer).
+pub fn inject(fd: RawFd, fault: Option<Fault>, here: FaultPoint, sc: Option<&Sidecar>, fail: fn(RawFd, String) -> !) {
     let Some(f) = fault.filter(|f| f.at == here) else { return };
     if is_death(f.kind) {
         log(&format!("{:?} at {:?}", f.kind, f.at).to_lowercase());
@@ -331,7 +331,11 @@ pub fn inject(fd: RawFd, fault: Option<Fault>, here: FaultPoint, fail: fn(RawFd,
     if f.kind == FaultKind::WrongCallback {
         return;
     }
-    match corrupt(f) {
+    let Some(sc) = sc else {
+        log(&format!("none: {:?} needs the transferred state", f.kind));
+        return;
+    };
+    match corrupt(f, sc) {
         Ok(what) => log(&what),
         Err(why) => log(&format!("none: {why}")),
     }

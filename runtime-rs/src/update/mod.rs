@@ -83,3 +83,10 @@ pub extern "C" fn lucc_rt_update_init() {
     }
     crate::control::start();
 }
+
+/// This binary's own sidecar, as the new process of an update reads it
+/// once for the transfer, the invariant check and injected faults.
+pub fn own_sidecar() -> Result<lucc_abi::sidecar::Sidecar, String> {
+    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    lucc_abi::sidecar::Sidecar::read_for(&exe, build_id::get()).map_err(|e| e.to_string())
+}

@@ -148,11 +148,6 @@ fn type_callback(sc: &Sidecar, mut ty: lucc_abi::sidecar::TypeId) -> Option<(cal
     None
 }
 
-fn new_sidecar() -> Result<Sidecar, String> {
-    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
-    Sidecar::read_for(&exe, super::build_id::get()).map_err(|e| e.to_string())
-}
-
 fn slice<'m>(addr: u64, len: u64) -> &'m [u8] {
     // SAFETY: callers pass ranges of live mapped objects or segments.
     unsafe { std::slice::from_raw_parts(addr as *const u8, len as usize) }
@@ -164,7 +159,9 @@ fn slice_mut<'m>(addr: u64, len: u64) -> &'m mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, len as usize) }
 }
 
-pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Result<TransferCounts, String> {
+/// `new_sc`: this binary's sidecar (`super::own_sidecar`), read once by
+/// the caller, which checks the transferred state against it afterwards.
+pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc: &Sidecar) -> Result<TransferCounts, String> {
     let t0 = Instant::now();
     let old_sc = Sidecar::from_json("the old program's type map", blob.section(TAG_SIDECAR).unwrap_or_default())
         .map_err(|e| e.to_string())?;
@@ -174,7 +171,6 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>) -> Res
             old_sc.build_id
         ));
     }
-    let new_sc = new_sidecar()?;
     let transform = match blob.section(TAG_TRANSFORM) {
         Some(t) if !t.is_empty() => {
             Transform::parse(std::str::from_utf8(t).map_err(|_| "transform file is not UTF-8")?).map_err(|e| e.to_string())?

@@ -366,6 +366,18 @@ pub struct TransferCounts {
     /// to); filled by the transfer, drawn by `lucc update --report`.
     #[serde(default)]
     pub per_type: Vec<TypeCount>,
+    /// Where the transfer's time went, phase by phase in the order run
+    /// (adopting the heap, indexing it, planning, converting, ...), in
+    /// microseconds: what `--json` reports for finding a slow update.
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+}
+
+/// One phase of the new process's transfer stage and its duration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phase {
+    pub name: String,
+    pub us: u64,
 }
 
 /// One old type's share of the transfer.

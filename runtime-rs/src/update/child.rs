@@ -164,9 +164,16 @@ pub(super) fn at_first_point() {
     }
     // Read once: the transfer converts into it, injected corruptions find
     // their victims by it, the check reads its invariants.
+    let t = std::time::Instant::now();
     let own_sc = crate::startup::as_runtime(super::own_sidecar).unwrap_or_else(|e| fail(fd, format!("state transfer: {e}")));
-    let counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena, &own_sc));
+    let sidecar_us = t.elapsed().as_micros() as u64;
+    let mut counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena, &own_sc));
+    let t = std::time::Instant::now();
     drop((inh.blob, inh.old_build_id));
+    if let Ok(c) = &mut counts {
+        c.phases.insert(0, lucc_abi::control::Phase { name: "own type map".into(), us: sidecar_us });
+        c.phases.push(lucc_abi::control::Phase { name: "unmap state image".into(), us: t.elapsed().as_micros() as u64 });
+    }
     if counts.is_ok() {
         inject(fd, fault, FaultPoint::Transfer, Some(&own_sc));
     }
@@ -176,10 +183,14 @@ pub(super) fn at_first_point() {
             // check to see them); a TTST comparison instance (the old
             // version) is checked by nobody: the forward state already was.
             if !inh.no_check && !matches!(duty, Some(ttst::Duty::Compare { .. })) {
+                let t = std::time::Instant::now();
                 match check::run(&own_sc) {
                     Ok(out) => match out.message() {
                         Some(m) => fail(fd, m),
-                        None => c.checked = out.checked,
+                        None => {
+                            c.checked = out.checked;
+                            c.phases.push(lucc_abi::control::Phase { name: "invariant check".into(), us: t.elapsed().as_micros() as u64 });
+                        }
                     },
                     Err(e) => fail(fd, format!("checking the invariants: {e}")),
                 }

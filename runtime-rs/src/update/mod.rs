@@ -31,6 +31,7 @@ pub mod child;
 mod faults;
 pub mod image;
 pub mod old;
+mod phases;
 pub mod points;
 pub mod quiesce;
 mod spawn;

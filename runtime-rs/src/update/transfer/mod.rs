@@ -30,6 +30,7 @@ use lucc_abi::control::{ArenaHandover, TransferCounts, TypeCount};
 use lucc_abi::sidecar::Sidecar;
 use lucc_transfer::{Biases, Class, HeapFate, PlanId, PlanInfo, PointerSpace, Transfer, Transform};
 
+use super::phases::Phases;
 use super::{callbacks, image};
 use super::state::{Blob, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
 use crate::alloc::transfer as heap;
@@ -163,6 +164,7 @@ fn slice_mut<'m>(addr: u64, len: u64) -> &'m mut [u8] {
 /// the caller, which checks the transferred state against it afterwards.
 pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc: &Sidecar) -> Result<TransferCounts, String> {
     let t0 = Instant::now();
+    let mut clock = Phases::start();
     let old_sc = Sidecar::from_json("the old program's type map", blob.section(TAG_SIDECAR).unwrap_or_default())
         .map_err(|e| e.to_string())?;
     if old_sc.build_id != old_build_id {
@@ -177,6 +179,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
         }
         _ => Transform::default(),
     };
+    clock.lap("old type map");
 
     // 1. The old heap, at its addresses.
     let a = arena.ok_or("the old process handed over no heap")?;
@@ -192,6 +195,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
             }
         }
     }
+    clock.lap("adopt heap");
 
     let (old_bias, old_segs) = blob.memory(TAG_MEMORY)?;
     let img = image::main_image();
@@ -199,6 +203,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
         img.segments.iter().filter(|s| !s.writable).map(|s| (s.addr, slice(s.addr, s.len))).collect();
     let old_rodata = old_segs.iter().filter(|s| !s.writable).collect();
     let mut space = Space::new(objects, (a.base, a.len), old_rodata, new_rodata);
+    clock.lap("index objects");
     let mut tr = Transfer::new(&old_sc, &new_sc, &transform, Biases { old: old_bias, new: img.bias }).map_err(|e| e.to_string())?;
 
     // 2. Plans, once per site; objects name their site by index.
@@ -234,6 +239,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
             .ok_or_else(|| format!("old variable at {addr:#x} is outside the old program's data"))
     };
     let vars = tr.variables().to_vec();
+    clock.lap("plan sites");
 
     // 3. Where changed objects go: in place when the new value fits the
     // block (its real capacity: the arena rounds blocks up), else a new
@@ -268,6 +274,8 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
             counts.moved += 1;
         }
     }
+
+    clock.lap("place changed objects");
 
     // The old bytes of what a transfer callback wants, before conversion
     // overwrites them; called once everything else is settled.
@@ -340,6 +348,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
             }
         }
     }
+    clock.lap("convert objects");
     foreign_site_replacements(&new_sc, &tr, &mut sites);
     if sites.iter().any(|s| s.retag_by_offset) {
         for (i, o) in objects.iter().enumerate() {
@@ -379,6 +388,8 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
         }
     }
 
+    clock.lap("variables");
+
     // 5. Moved objects' old blocks, the startup heap, the kernel.
     if counts.moved != 0 {
         for (i, o) in objects.iter().enumerate() {
@@ -399,6 +410,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     counts.startup_kept = settled.kept;
     counts.startup_freed = settled.freed;
     counts.epoll_rewritten = rewrite_epoll(blob, &space, &mut tr, &settled.moved);
+    clock.lap("free moved, settle startup heap, epoll");
 
     // 6. The program's own transfer callbacks.
     if callbacks::any_registered() {
@@ -411,6 +423,8 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     counts.pointers = p.heap_forwarded + p.global + p.static_local + p.function + p.rodata + r.conservative_rewritten;
     counts.conservative_words = r.conservative_words;
     counts.per_type = per_type(&old_sc, &sites);
+    clock.lap("callbacks, report");
+    counts.phases = clock.into_vec();
     counts.ms = t0.elapsed().as_millis() as u64;
     Ok(counts)
 }

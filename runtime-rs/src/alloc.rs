@@ -280,4 +280,25 @@ pub mod transfer {
     pub unsafe fn free(user: *mut u8) {
         lucc_rt_free(user as *mut c_void)
     }
+
+    /// Untracks `user` without writing to its block (see
+    /// `Registry::retire`) and returns the raw block, which stays
+    /// allocated until [`release_retired`] frees it.
+    ///
+    /// # Safety
+    /// `user` is a live tracked object nobody uses any more.
+    pub unsafe fn retire(user: *mut u8) -> Option<*mut u8> {
+        let r = GLOBAL.retire(Header::of_user(user))?;
+        Some(block_start(user, r.aligned))
+    }
+
+    /// Frees blocks [`retire`] returned.
+    ///
+    /// # Safety
+    /// Each came from `retire` and is freed once.
+    pub unsafe fn release_retired(blocks: &[usize]) {
+        for &b in blocks {
+            heap::release(b as *mut u8);
+        }
+    }
 }

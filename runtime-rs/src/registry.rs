@@ -224,6 +224,32 @@ impl Registry {
         Some(Removed { size: h.size(), site: h.site, offset: h.offset(), aligned: h.is_aligned() })
     }
 
+    /// Untracks `hdr`, one of ours, without writing to it: an update's new
+    /// process retires the old blocks of moved objects during its pause
+    /// and frees them later (`update::release_retired`); a write there
+    /// would copy a page of the old heap in the pause for a header nobody
+    /// reads again. The header's stale index is harmless: its slot is free
+    /// (odd) or another header's, so the block no longer passes as ours.
+    ///
+    /// # Safety
+    /// `hdr` is a live header of this registry.
+    pub unsafe fn retire(&self, hdr: *mut Header) -> Option<Removed> {
+        let h = &*hdr;
+        let mut s = self.shards[h.shard()].lock();
+        let index = h.index as usize;
+        if s.slots.get(index) != Some(&(hdr as usize)) {
+            return None;
+        }
+        s.release_slot(index);
+        s.bytes -= h.size();
+        if h.is_last() {
+            // Some thread's (maybe the old process's) last block: its
+            // retag must not trust this shard's slots any more.
+            s.epoch += 1;
+        }
+        Some(Removed { size: h.size(), site: h.site, offset: h.offset(), aligned: h.is_aligned() })
+    }
+
     /// Attributes the thread's last block to `site` if `p` lies in it.
     pub fn retag(&self, p: usize, site: u32, last: &LastSlot) -> bool {
         if !last.covers(p) || p - last.user > MAX_OFFSET {

@@ -371,6 +371,11 @@ impl Exec<'_> {
         if v < 4096 {
             return Ok(None);
         }
+        // Converting (not pin-scanning): a value that stays needs no
+        // lookup. Pins are only recorded for objects that could still move.
+        if !self.scan_only && self.remap.settled(v, self.space) {
+            return Ok(None);
+        }
         if let Some((obj, fate)) = self.space.heap_lookup(v) {
             if self.pinned.last() != Some(&obj.base) {
                 self.pinned.push(obj.base);

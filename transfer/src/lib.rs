@@ -164,6 +164,14 @@ impl<'a> Transfer<'a> {
         }
     }
 
+    /// The offset, in an old value, of the first typed pointer that
+    /// converting it by `plan` remaps: a caller walking many such values
+    /// can announce the pointer values of those ahead
+    /// ([`PointerSpace::prefetch`]) so their lookups overlap.
+    pub fn first_pointer_offset(&self, plan: PlanId) -> Option<u64> {
+        self.first_pointer(plan, false)
+    }
+
     /// The offset of the first typed pointer a run of `plan` rewrites,
     /// for prefetching along arrays of such values.
     fn first_pointer(&self, plan: PlanId, fixups_only: bool) -> Option<u64> {
@@ -320,6 +328,81 @@ impl<'a> Transfer<'a> {
         self.report.bytes += os * count;
         self.report.objects += count;
         Ok(())
+    }
+
+    /// The offsets (in one old value) of every word the fixups of an
+    /// identical-layout plan read: its typed pointers and untyped words,
+    /// arrays of such elements unrolled. `None` when the fixups do more
+    /// than read words (a union chosen by its tag) or are too many to list:
+    /// such objects take the full path. With the list, a caller can skip an
+    /// object all of whose words are [`Transfer::settled`] without running
+    /// the plan: it would write nothing.
+    pub fn fixup_words(&self, plan: PlanId) -> Option<Vec<u64>> {
+        /// Objects with more words than this are rare and big: the full
+        /// path's cost per word is the same, so no list is kept.
+        const MAX_WORDS: usize = 4096;
+        fn walk(types: &TypeMap<'_>, plan: PlanId, fixups_only: bool, base: u64, out: &mut Vec<u64>) -> Option<()> {
+            let p = &types.plans[plan as usize];
+            let start = if fixups_only { p.fixups_start } else { 0 };
+            for op in &p.ops[start..] {
+                match op {
+                    plan::Op::Pointer { old, .. } => out.push(base + old),
+                    plan::Op::Trace { old, len, .. } => out.extend((0..*len / typemap::WORD).map(|k| base + old + k * typemap::WORD)),
+                    plan::Op::Array { old, count, old_stride, plan, fixups_only: true, .. } => {
+                        for i in 0..*count {
+                            walk(types, *plan, true, base + old + i * old_stride, out)?;
+                            if out.len() > MAX_WORDS {
+                                return None;
+                            }
+                        }
+                    }
+                    _ => return None,
+                }
+                if out.len() > MAX_WORDS {
+                    return None;
+                }
+            }
+            Some(())
+        }
+        let p = &self.types.plans[plan as usize];
+        if !p.identical {
+            return None;
+        }
+        let mut out = Vec::new();
+        walk(&self.types, plan, true, 0, &mut out)?;
+        Some(out)
+    }
+
+    /// Whether every word at `words` (offsets from [`Transfer::fixup_words`])
+    /// of every `stride`-byte value in `old` keeps its value for certain
+    /// (see [`pointers::Remapper::settled`]): the plan's fixups would
+    /// change nothing.
+    pub fn fixups_settled(&self, old: &[u8], stride: u64, words: &[u64], space: &dyn PointerSpace) -> bool {
+        let count = (old.len() as u64).checked_div(stride).unwrap_or(1).max(1);
+        (0..count).all(|i| {
+            words.iter().all(|&w| {
+                let o = (i * stride + w) as usize;
+                match old.get(o..o + 8) {
+                    Some(b) => self.remap.settled(u64::from_ne_bytes(b.try_into().expect("8 bytes")), space),
+                    None => false,
+                }
+            })
+        })
+    }
+
+    /// Whether the untyped words of `old` all keep their values (see
+    /// [`pointers::Remapper::settled`]): tracing them would change nothing.
+    /// They count as traced then, as [`Transfer::trace_untyped_in_place`]
+    /// would have counted them.
+    pub fn untyped_settled(&mut self, old: &[u8], space: &dyn PointerSpace) -> bool {
+        let settled = old.chunks_exact(8).all(|w| {
+            let v = u64::from_ne_bytes(w.try_into().expect("8 bytes"));
+            v < 4096 || self.remap.settled(v, space)
+        });
+        if settled {
+            self.report.conservative_words += (old.len() / 8) as u64;
+        }
+        settled
     }
 
     /// Pins the heap objects referenced from the untyped parts of `old`

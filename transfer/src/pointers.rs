@@ -70,6 +70,19 @@ pub trait PointerSpace {
     fn heap_converted_in_place(&self, _obj: &HeapObject) -> bool {
         false
     }
+    /// True only when `addr` lies in the old heap's range but in no object
+    /// that is converted or moved (or in no object at all): a pointer or an
+    /// untyped word with that value keeps it, whatever it points at. Asked
+    /// first, for every value: a space that can answer from a compact
+    /// summary (a bitmap of what changed) saves the object lookup for the
+    /// millions of values that stay. False when unsure.
+    fn heap_settled(&self, _addr: u64) -> bool {
+        false
+    }
+    /// True only when `addr` certainly lies outside the old heap's range.
+    fn outside_heap(&self, _addr: u64) -> bool {
+        false
+    }
     /// Whether `addr` lies in the old binary's read-only data.
     fn in_old_rodata(&self, _addr: u64) -> bool {
         false
@@ -235,6 +248,20 @@ impl Remapper {
             .filter(|v| v.end == link && v.end > v.start)
     }
 
+    /// Whether the old value `v` (a typed pointer or an untyped word) keeps
+    /// its value for certain, known without looking up any object: NULL, a
+    /// heap address in nothing that changes, or a value in neither the heap
+    /// nor the old binary (its variables, functions, read-only data). Most
+    /// values of a large state are such; the rest take the full path.
+    #[inline]
+    pub fn settled(&self, v: u64, space: &dyn PointerSpace) -> bool {
+        v == 0
+            || space.heap_settled(v)
+            || (space.outside_heap(v)
+                && !self.in_image(v.wrapping_sub(self.biases.old))
+                && !space.in_old_rodata(v))
+    }
+
     /// What the old pointer value `v` points at.
     pub fn classify(&self, v: u64, space: &dyn PointerSpace) -> Class {
         if v == 0 {
@@ -364,7 +391,12 @@ impl Remapper {
         counts: &mut PointerCounts,
     ) -> Result<u64> {
         // Most pointers in a heap-heavy program are NULL or point to objects
-        // that stay: answer those without building a `Class`.
+        // that stay: answer those without building a `Class`, and when the
+        // space can tell, without looking the object up.
+        if v != 0 && space.heap_settled(v) {
+            counts.heap_unchanged += 1;
+            return Ok(v);
+        }
         if v != 0 {
             if let Some((obj, fate)) = space.heap_lookup(v) {
                 return match fate {

@@ -510,3 +510,90 @@ fn objects_of_a_site_the_new_version_lost_match_their_type_by_name() {
     let err = t.site_plan(NODE_SITE).unwrap_err();
     assert!(err.to_string().contains("struct node"), "{err}");
 }
+
+/// `Space` with a heap range that answers the settled questions the way
+/// the runtime's does: inside the range, settled unless in a moved object.
+struct RangedSpace {
+    inner: Space,
+    heap: std::ops::Range<u64>,
+}
+
+impl lucc_transfer::PointerSpace for RangedSpace {
+    fn heap_object(&self, addr: u64) -> Option<lucc_transfer::HeapObject> {
+        self.inner.heap_object(addr)
+    }
+    fn heap_new_base(&self, obj: &lucc_transfer::HeapObject) -> Option<u64> {
+        self.inner.heap_new_base(obj)
+    }
+    fn in_old_rodata(&self, addr: u64) -> bool {
+        self.inner.in_old_rodata(addr)
+    }
+    fn rodata_in_new(&self, addr: u64) -> Option<u64> {
+        self.inner.rodata_in_new(addr)
+    }
+    fn heap_settled(&self, addr: u64) -> bool {
+        self.heap.contains(&addr)
+            && !self.inner.objects.iter().any(|(o, to)| to.is_some() && addr >= o.base && addr <= o.base + o.size)
+    }
+    fn outside_heap(&self, addr: u64) -> bool {
+        !self.heap.contains(&addr)
+    }
+}
+
+/// The shortcut that skips an unchanged object (`fixup_words` +
+/// `fixups_settled`) says "settled" exactly when converting it would
+/// write back the same bytes, for every kind of value a field can hold.
+#[test]
+fn settled_objects_are_exactly_those_conversion_leaves_as_they_are() {
+    let f = fixture();
+    let tf = Transform::default();
+    let values = [
+        0,
+        HEAP,                 // a node
+        HEAP + 8,             // inside a node
+        HEAP + 0x800,         // heap, in no object
+        OLD_BIAS + 0x4004,    // a global's field
+        OLD_BIAS + 0x1000,    // a function
+        OLD_BIAS + 0x4200,    // a static local
+        0x1234_5678,          // a foreign address
+        0x6f6c_6c65_68,       // text in a word
+    ];
+    let mut decided = 0;
+    for moved in [false, true] {
+        let space = RangedSpace { inner: nodes(moved), heap: HEAP..HEAP + 0x10000 };
+        for (i, &a) in values.iter().enumerate() {
+            for &b in &values[i..] {
+                let words = [(HEAP_OFF, a), (GP_OFF, b), (FN_OFF, a), (MSG_OFF, b), (COOKIE_OFF, a), (OPAQUE_OFF, b)];
+                let mut value = Bytes::zero(48);
+                for (off, w) in words {
+                    value = value.u64(off, w);
+                }
+                let (old, new) = (Box::leak(Box::new(f.old.clone())), Box::leak(Box::new(f.new.clone())));
+                let mut t = Transfer::new(old, new, Box::leak(Box::new(tf.clone())), BIASES).unwrap();
+                let plan = t.plan(f.holder_old, f.holder_new).unwrap();
+                let list = t.fixup_words(plan).expect("a struct of pointers and words lists them");
+                let mut sorted = list.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, vec![0, 8, 16, 24, 32, 40], "every word of struct holder is a fixup");
+                let settled = t.fixups_settled(&value.0, 48, &list, &space);
+                let mut out = vec![0; 48];
+                let converted = t.convert_objects(plan, &value.0, &mut out, &space);
+                if settled {
+                    assert_eq!(converted.map(|_| out).ok(), Some(value.0.clone()), "settled but changed: {words:x?} (moved {moved})");
+                    decided += 1;
+                } else {
+                    // Not settled: some word leads into what changes (a
+                    // moved node, the old binary); a value outside both
+                    // heap and binary must never be the reason.
+                    assert!(
+                        words.iter().any(|&(_, w)| w != 0
+                            && ((HEAP..HEAP + 0x10000).contains(&w) && moved && w <= HEAP + 16
+                                || (OLD_BIAS..OLD_BIAS + 0x5000).contains(&w))),
+                        "not settled without a reason: {words:x?} (moved {moved})"
+                    );
+                }
+            }
+        }
+    }
+    assert!(decided > 10, "the shortcut must apply to the plain cases ({decided})");
+}

@@ -107,6 +107,10 @@ pub fn start() {
         match bind() {
             Ok(listener) => {
                 LISTENER_FD.store(listener.as_raw_fd(), Ordering::Release);
+                // After an update: the old blocks of moved objects, freed
+                // here rather than in the pause (requests wait in the
+                // listen queue meanwhile).
+                crate::update::release_retired();
                 session::serve(listener)
             }
             Err(e) => {

@@ -37,6 +37,7 @@ pub mod quiesce;
 mod spawn;
 pub mod state;
 mod transfer;
+pub use transfer::release_retired;
 mod ttst;
 
 use std::sync::atomic::{AtomicU8, Ordering};

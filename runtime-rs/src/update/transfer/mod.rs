@@ -68,6 +68,13 @@ struct SiteInfo {
     site: u32,
     plan: Option<PlanId>,
     info: Option<PlanInfo>,
+    /// The words the fixups of an unchanged type read
+    /// (`Transfer::fixup_words`): an object all of whose words keep their
+    /// values is not visited.
+    fixup_words: Option<Vec<u64>>,
+    /// For objects that are converted: where their first typed pointer
+    /// lies, announced to the space ahead of their conversion.
+    prefetch_at: Option<u64>,
     /// Site to attribute its objects to when this version lacks `site`:
     /// per retag offset, else `retag`.
     retag_by_offset: bool,
@@ -98,6 +105,11 @@ impl Hasher for SiteHasher {
 }
 
 type SiteMap = HashMap<u32, u32, BuildHasherDefault<SiteHasher>>;
+
+/// How many objects ahead of the one converted its successors' pointers
+/// are announced to the space (see `Space::prefetch`).
+const PREFETCH_FAR: usize = 16;
+const PREFETCH_NEAR: usize = 8;
 
 /// At most this many rows in `TransferCounts::per_type`, then one "other".
 const PER_TYPE_ROWS: usize = 32;
@@ -160,6 +172,18 @@ fn slice_mut<'m>(addr: u64, len: u64) -> &'m mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, len as usize) }
 }
 
+/// Old blocks of moved objects, untracked during the transfer, to be
+/// freed once the update committed.
+static RETIRED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// Frees what the transfer retired: run by the control thread after
+/// commit, next to the program (whose first answers it does not delay).
+pub fn release_retired() {
+    let blocks = std::mem::take(&mut *RETIRED.lock().unwrap_or_else(|p| p.into_inner()));
+    // SAFETY: each was retired once, and nothing refers to it.
+    unsafe { heap::release_retired(&blocks) };
+}
+
 /// `new_sc`: this binary's sidecar (`super::own_sidecar`), read once by
 /// the caller, which checks the transferred state against it afterwards.
 pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc: &Sidecar) -> Result<TransferCounts, String> {
@@ -215,11 +239,14 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
             Some(&k) => k,
             None => {
                 let plan = tr.site_plan(o.site).map_err(|e| e.to_string())?;
+                let info = plan.map(|p| tr.plan_info(p));
                 let k = sites.len() as u32;
                 sites.push(SiteInfo {
                     site: o.site,
                     plan,
-                    info: plan.map(|p| tr.plan_info(p)),
+                    info,
+                    fixup_words: plan.filter(|_| info.is_some_and(|i| i.identical && i.fixups)).and_then(|p| tr.fixup_words(p)),
+                    prefetch_at: plan.filter(|_| info.is_some_and(|i| !i.identical)).and_then(|p| tr.first_pointer_offset(p)),
                     retag_by_offset: false,
                     retag_at: Vec::new(),
                     retag: None,
@@ -275,6 +302,8 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
         }
     }
 
+    space.seal();
+    let any_converted = counts.objects != 0 && sites.iter().any(|s| s.counts.converted != 0);
     clock.lap("place changed objects");
 
     // The old bytes of what a transfer callback wants, before conversion
@@ -310,13 +339,35 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     // values do not change, are written nowhere: their pages stay the old
     // process's, shared copy-on-write.
     let mut scratch: Vec<u8> = Vec::new();
+    // The pointers of converted objects lead anywhere in a heap far larger
+    // than the caches: the lookups of those a few objects ahead are
+    // started early (the index word first, then the object it names).
+    let prefetch = |k: usize, near: bool| {
+        let Some(o) = objects.get(k) else { return };
+        let Some(at) = sites[of_site[k] as usize].prefetch_at else { return };
+        let t = Space::typed(o);
+        if at + 8 <= t.size {
+            // SAFETY: inside a live object of the adopted heap.
+            let v = unsafe { ((t.base + at) as *const u64).read_unaligned() };
+            space.prefetch(v, near);
+        }
+    };
     for (i, o) in objects.iter().enumerate() {
+        if any_converted {
+            prefetch(i + PREFETCH_FAR, false);
+            prefetch(i + PREFETCH_NEAR, true);
+        }
         let site = &sites[of_site[i] as usize];
         let t = Space::typed(o);
         match (site.plan, site.info, space.fate(i)) {
             (Some(p), Some(info), HeapFate::Stays) => {
                 if !info.fixups {
                     continue;
+                }
+                if let Some(words) = &site.fixup_words {
+                    if tr.fixups_settled(slice(t.base, t.size), info.old_size, words, &space) {
+                        continue;
+                    }
                 }
                 // A private copy of the old value: a pointer read must
                 // not see a value already rewritten in the same object.
@@ -344,7 +395,9 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
                 counts.converted += 1;
             }
             _ => {
-                tr.trace_untyped_in_place(slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
+                if !tr.untyped_settled(slice(t.base, t.size), &space) {
+                    tr.trace_untyped_in_place(slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
+                }
             }
         }
     }
@@ -390,12 +443,18 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
 
     clock.lap("variables");
 
-    // 5. Moved objects' old blocks, the startup heap, the kernel.
+    // 5. Moved objects' old blocks, the startup heap, the kernel. The old
+    // blocks are untracked now but freed after commit (`release_retired`):
+    // freeing writes into each block, a copy of its page of the old heap.
     if counts.moved != 0 {
+        let mut retired = RETIRED.lock().unwrap_or_else(|p| p.into_inner());
+        retired.reserve(counts.moved as usize);
         for (i, o) in objects.iter().enumerate() {
             if let HeapFate::Moved(_) = space.fate(i) {
                 // SAFETY: converted into its new block; nothing refers to it.
-                unsafe { heap::free(o.addr as *mut u8) };
+                if let Some(block) = unsafe { heap::retire(o.addr as *mut u8) } {
+                    retired.push(block as usize);
+                }
             }
         }
     }

@@ -104,6 +104,15 @@ struct Slot {
 
 pub struct Space<'a> {
     index: Option<AddrIndex>,
+    /// The old heap's range: `(base, len)`.
+    heap: (u64, u64),
+    /// Objects converted or moved, by index, as decided.
+    changed: Vec<usize>,
+    /// Once sealed: one bit per heap granule, set where a changed object
+    /// lies (its block, and one past its end). A value whose bit is clear
+    /// keeps its value ([`PointerSpace::heap_settled`]): one load from a
+    /// bitmap a 32nd of the heap's size, no object lookup.
+    changed_bits: Option<Vec<u64>>,
     /// `objects`, in the same order, with their fates.
     slots: Vec<Slot>,
     pub old_rodata: Vec<&'a OldSegment<'a>>,
@@ -122,6 +131,9 @@ impl<'a> Space<'a> {
     ) -> Space<'a> {
         Space {
             index: AddrIndex::build(objects, heap.0, heap.1),
+            heap,
+            changed: Vec::new(),
+            changed_bits: None,
             slots: objects
                 .iter()
                 .map(|o| Slot { addr: o.addr, size: o.size, fate: STAYS, site: o.site, offset: o.offset })
@@ -153,13 +165,37 @@ impl<'a> Space<'a> {
 
     /// Object `i` is rebuilt in its own block on its new layout.
     pub fn set_in_place(&mut self, i: usize) {
+        debug_assert!(self.changed_bits.is_none(), "fates are decided before sealing");
         self.slots[i].fate = IN_PLACE;
+        self.changed.push(i);
     }
 
     /// Object `i` is rebuilt elsewhere, its typed value at `new_base`.
     pub fn set_moved(&mut self, i: usize, new_base: u64) {
         debug_assert!(new_base > IN_PLACE);
+        debug_assert!(self.changed_bits.is_none(), "fates are decided before sealing");
         self.slots[i].fate = new_base;
+        self.changed.push(i);
+    }
+
+    /// Every fate is decided: from now on values outside changed objects
+    /// are answered by the bitmap alone.
+    pub fn seal(&mut self) {
+        let (base, len) = self.heap;
+        let granules = len.div_ceil(1 << GRANULE_SHIFT);
+        let mut bits = vec![0u64; granules.div_ceil(64) as usize];
+        for &i in &self.changed {
+            let o = &self.slots[i];
+            // Inclusive of one past the end: a legal pointer that belongs
+            // to the object. Objects outside the range are never settled
+            // by the bitmap anyway (out of range is not "settled").
+            let (Some(from), Some(to)) = (o.addr.checked_sub(base), (o.addr + o.size).checked_sub(base)) else { continue };
+            let to = to.min(len.saturating_sub(1));
+            for g in (from >> GRANULE_SHIFT)..=(to >> GRANULE_SHIFT) {
+                bits[(g >> 6) as usize] |= 1 << (g & 63);
+            }
+        }
+        self.changed_bits = Some(bits);
     }
 
     pub fn fate(&self, i: usize) -> HeapFate {
@@ -184,6 +220,22 @@ impl<'a> Space<'a> {
 }
 
 impl PointerSpace for Space<'_> {
+    #[inline]
+    fn heap_settled(&self, addr: u64) -> bool {
+        let Some(bits) = &self.changed_bits else { return false };
+        let off = addr.wrapping_sub(self.heap.0);
+        if off >= self.heap.1 {
+            return false;
+        }
+        let g = off >> GRANULE_SHIFT;
+        bits[(g >> 6) as usize] & (1 << (g & 63)) == 0
+    }
+
+    #[inline]
+    fn outside_heap(&self, addr: u64) -> bool {
+        addr.wrapping_sub(self.heap.0) >= self.heap.1
+    }
+
     fn heap_object(&self, addr: u64) -> Option<HeapObject> {
         self.index_of(addr).map(|i| Self::slot_object(&self.slots[i]))
     }
@@ -295,6 +347,28 @@ mod tests {
         let s = Space::new(&outside, (base, 4096), vec![], vec![]);
         assert!(s.index.is_none());
         assert_eq!(s.index_of(base + 4100), Some(0));
+    }
+
+    /// After sealing, a value is settled exactly when it lies in the heap
+    /// outside every changed object's granules (one past the end included).
+    #[test]
+    fn settled_values_after_sealing() {
+        let base = 0x5f00_0000_0000u64;
+        let objs = vec![obj(base, 16), obj(base + 16, 16), obj(base + 64, 32), obj(base + 128, 32)];
+        let mut s = Space::new(&objs, (base, 4096), vec![], vec![]);
+        s.set_moved(1, base + 2048);
+        s.set_in_place(3);
+        assert!(!s.heap_settled(base + 8), "unsure before the fates are sealed");
+        s.seal();
+        assert!(s.heap_settled(base + 8), "an object that stays");
+        assert!(!s.heap_settled(base + 16), "a moved object");
+        assert!(!s.heap_settled(base + 31));
+        assert!(!s.heap_settled(base + 32), "one past a moved object's end");
+        assert!(s.heap_settled(base + 48), "no object there");
+        assert!(s.heap_settled(base + 64 + 31));
+        assert!(!s.heap_settled(base + 128 + 8), "converted in place");
+        assert!(!s.heap_settled(base + 4096), "outside the heap is never settled by the bitmap");
+        assert!(s.outside_heap(base + 4096) && s.outside_heap(base - 1) && !s.outside_heap(base));
     }
 
     #[test]

@@ -234,7 +234,18 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     let mut site_index = SiteMap::default();
     let mut sites: Vec<SiteInfo> = Vec::new();
     let mut of_site: Vec<u32> = Vec::with_capacity(objects.len());
+    // A program's objects come from a few sites, interleaved (an entry,
+    // its key string, the next entry...): a small direct-mapped cache in
+    // front of the map answers almost every object.
+    let mut recent: [Option<(u32, u32)>; 16] = [None; 16];
     for o in objects {
+        let slot = (o.site as usize ^ (o.site >> 8) as usize) & 15;
+        if let Some((site, k)) = recent[slot] {
+            if site == o.site {
+                of_site.push(k);
+                continue;
+            }
+        }
         let k = match site_index.get(&o.site) {
             Some(&k) => k,
             None => {
@@ -256,6 +267,7 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
                 k
             }
         };
+        recent[slot] = Some((o.site, k));
         of_site.push(k);
     }
     let old_var = |addr: u64, len: u64| -> Result<&[u8], String> {

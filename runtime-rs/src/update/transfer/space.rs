@@ -89,18 +89,6 @@ const STAYS: u64 = 0;
 /// `Space::fate` of an object rebuilt in its own block (no address is 1).
 const IN_PLACE: u64 = 1;
 
-/// An object as lookups need it, with its fate: one cache line holds all
-/// a lookup reads (a pointer into a hash table's chains is a random
-/// access; two arrays would be two misses).
-#[derive(Clone, Copy)]
-struct Slot {
-    addr: u64,
-    size: u64,
-    /// [`STAYS`], [`IN_PLACE`], or its new typed base.
-    fate: u64,
-    site: u32,
-    offset: u32,
-}
 
 pub struct Space<'a> {
     index: Option<AddrIndex>,
@@ -113,8 +101,15 @@ pub struct Space<'a> {
     /// keeps its value ([`PointerSpace::heap_settled`]): one load from a
     /// bitmap a 32nd of the heap's size, no object lookup.
     changed_bits: Option<Vec<u64>>,
-    /// `objects`, in the same order, with their fates.
-    slots: Vec<Slot>,
+    /// The state image's objects, sorted by address, read where they lie.
+    objects: &'a [ObjectEntry],
+    /// Per object: [`STAYS`], [`IN_PLACE`], or its new typed base. Zeroed
+    /// memory the kernel maps on first touch: a heap of millions of
+    /// objects of which few change writes few of its pages. (A copy of
+    /// the objects with their fates, one cache line per lookup, cost tens
+    /// of megabytes written in every pause; only lookups of values in
+    /// changed objects, which the bitmap lets through, read both.)
+    fates: Vec<u64>,
     pub old_rodata: Vec<&'a OldSegment<'a>>,
     /// The new executable's read-only data: (addr, bytes).
     pub new_rodata: Vec<(u64, &'a [u8])>,
@@ -134,10 +129,8 @@ impl<'a> Space<'a> {
             heap,
             changed: Vec::new(),
             changed_bits: None,
-            slots: objects
-                .iter()
-                .map(|o| Slot { addr: o.addr, size: o.size, fate: STAYS, site: o.site, offset: o.offset })
-                .collect(),
+            objects,
+            fates: vec![STAYS; objects.len()],
             old_rodata,
             new_rodata,
             literal_cache: RefCell::new(HashMap::new()),
@@ -149,13 +142,13 @@ impl<'a> Space<'a> {
     pub fn index_of(&self, addr: u64) -> Option<usize> {
         let i = match &self.index {
             Some(ix) => ix.candidate(addr)?,
-            None => self.slots.partition_point(|o| o.addr <= addr).checked_sub(1)?,
+            None => self.objects.partition_point(|o| o.addr <= addr).checked_sub(1)?,
         };
-        let o = &self.slots[i];
+        let o = &self.objects[i];
         (addr < o.addr + o.size.max(1)).then_some(i)
     }
 
-    fn slot_object(o: &Slot) -> HeapObject {
+    fn slot_object(o: &ObjectEntry) -> HeapObject {
         HeapObject { base: o.addr + u64::from(o.offset), size: o.size.saturating_sub(u64::from(o.offset)), site: o.site }
     }
 
@@ -166,7 +159,7 @@ impl<'a> Space<'a> {
     /// Object `i` is rebuilt in its own block on its new layout.
     pub fn set_in_place(&mut self, i: usize) {
         debug_assert!(self.changed_bits.is_none(), "fates are decided before sealing");
-        self.slots[i].fate = IN_PLACE;
+        self.fates[i] = IN_PLACE;
         self.changed.push(i);
     }
 
@@ -174,7 +167,7 @@ impl<'a> Space<'a> {
     pub fn set_moved(&mut self, i: usize, new_base: u64) {
         debug_assert!(new_base > IN_PLACE);
         debug_assert!(self.changed_bits.is_none(), "fates are decided before sealing");
-        self.slots[i].fate = new_base;
+        self.fates[i] = new_base;
         self.changed.push(i);
     }
 
@@ -185,7 +178,7 @@ impl<'a> Space<'a> {
         let granules = len.div_ceil(1 << GRANULE_SHIFT);
         let mut bits = vec![0u64; granules.div_ceil(64) as usize];
         for &i in &self.changed {
-            let o = &self.slots[i];
+            let o = &self.objects[i];
             // Inclusive of one past the end: a legal pointer that belongs
             // to the object. Objects outside the range are never settled
             // by the bitmap anyway (out of range is not "settled").
@@ -199,7 +192,7 @@ impl<'a> Space<'a> {
     }
 
     pub fn fate(&self, i: usize) -> HeapFate {
-        Self::fate_of(self.slots[i].fate)
+        Self::fate_of(self.fates[i])
     }
 
     #[inline]
@@ -237,35 +230,34 @@ impl PointerSpace for Space<'_> {
     }
 
     fn heap_object(&self, addr: u64) -> Option<HeapObject> {
-        self.index_of(addr).map(|i| Self::slot_object(&self.slots[i]))
+        self.index_of(addr).map(|i| Self::slot_object(&self.objects[i]))
     }
 
     #[inline]
     fn heap_lookup(&self, addr: u64) -> Option<(HeapObject, HeapFate)> {
-        let o = &self.slots[self.index_of(addr)?];
-        Some((Self::slot_object(o), Self::fate_of(o.fate)))
+        let i = self.index_of(addr)?;
+        Some((Self::slot_object(&self.objects[i]), Self::fate_of(self.fates[i])))
     }
 
     fn prefetch(&self, addr: u64, near: bool) {
         let Some(ix) = &self.index else { return };
-        let target: *const u8 = if near {
-            match ix.candidate(addr) {
-                Some(i) if i < self.slots.len() => (&self.slots[i] as *const Slot).cast(),
-                _ => return,
-            }
-        } else {
-            match ix.word_of(addr) {
-                Some(w) => (w as *const (u64, u64)).cast(),
-                None => return,
-            }
+        let fetch = |target: *const u8| {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch never faults, and the address is ours anyway.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch(target.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = target;
         };
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch never faults, and the address is ours anyway.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(target.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = target;
+        if near {
+            if let Some(i) = ix.candidate(addr).filter(|&i| i < self.objects.len()) {
+                fetch((&self.objects[i] as *const ObjectEntry).cast());
+                fetch((&self.fates[i] as *const u64).cast());
+            }
+        } else if let Some(w) = ix.word_of(addr) {
+            fetch((w as *const (u64, u64)).cast());
+        }
     }
 
     fn heap_new_base(&self, obj: &HeapObject) -> Option<u64> {

@@ -22,8 +22,14 @@ pub struct Server {
 impl Server {
     /// Starts `exe --port 0` and waits (up to 10 s) for its port.
     pub fn start(exe: &Path, env: &[(&str, &str)]) -> Result<Server> {
+        Server::start_with(exe, &[], env)
+    }
+
+    /// [`Server::start`] with more arguments after `--port 0`.
+    pub fn start_with(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Server> {
         let mut child = Command::new(exe)
             .args(["--port", "0"])
+            .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -11,6 +11,8 @@
 #[path = "all/common.rs"]
 mod common;
 
+#[path = "all/bigheap.rs"]
+mod bigheap;
 #[path = "all/chat.rs"]
 mod chat;
 #[path = "all/harness.rs"]

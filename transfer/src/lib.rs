@@ -15,6 +15,7 @@
 //! [`Transfer::report`] counts what happened.
 
 mod convert;
+mod objects;
 pub mod error;
 mod plan;
 pub mod pointers;
@@ -28,7 +29,8 @@ use std::collections::BTreeSet;
 use lucc_abi::sidecar::{Sidecar, TypeId};
 use lucc_abi::SiteId;
 
-use convert::Exec;
+use objects::Parts;
+pub use objects::Worker;
 pub use error::{Result, TransferError};
 pub use plan::PlanId;
 pub use pointers::{Biases, Class, HeapFate, HeapObject, PointerSpace, VarKind};
@@ -52,10 +54,10 @@ pub struct Transfer<'a> {
 /// array are announced to the space (`far`: start loading the first thing
 /// a lookup reads; `near`: what that first thing leads to). Pointers into
 /// a big heap are cache misses in a row; announced ahead, they overlap.
-const PREFETCH_FAR: u64 = 64;
+pub(crate) const PREFETCH_FAR: u64 = 64;
 const PREFETCH_NEAR: u64 = 32;
 
-fn prefetch_ahead(space: &dyn PointerSpace, old: &[u8], i: u64, count: u64, size: u64, at: u64) {
+pub(crate) fn prefetch_ahead(space: &dyn PointerSpace, old: &[u8], i: u64, count: u64, size: u64, at: u64) {
     let value = |k: u64| {
         let o = (k * size + at) as usize;
         old.get(o..o + 8)
@@ -169,31 +171,51 @@ impl<'a> Transfer<'a> {
     /// can announce the pointer values of those ahead
     /// ([`PointerSpace::prefetch`]) so their lookups overlap.
     pub fn first_pointer_offset(&self, plan: PlanId) -> Option<u64> {
-        self.first_pointer(plan, false)
-    }
-
-    /// The offset of the first typed pointer a run of `plan` rewrites,
-    /// for prefetching along arrays of such values.
-    fn first_pointer(&self, plan: PlanId, fixups_only: bool) -> Option<u64> {
         let p = &self.types.plans[plan as usize];
-        let start = if fixups_only { p.fixups_start } else { 0 };
-        p.ops[start..].iter().find_map(|op| match op {
+        p.ops.iter().find_map(|op| match op {
             plan::Op::Pointer { old, .. } => Some(*old),
             _ => None,
         })
     }
 
-    fn exec<'s>(&'s mut self, space: &'s dyn PointerSpace, scan_only: bool) -> Exec<'s> {
-        Exec {
-            types: &self.types,
-            remap: &self.remap,
-            space,
-            report: &mut self.report,
-            pinned: &mut self.pinned,
-            scan_only,
-            skip_same: false,
-        }
+    fn parts(&mut self) -> Parts<'_, 'a> {
+        Parts { types: &self.types, remap: &self.remap, report: &mut self.report, pinned: &mut self.pinned }
     }
+
+    /// Runs `f(k, worker)` for k in `0..threads`, each on a thread of its
+    /// own (k = 0 on the caller's) with a [`Worker`] that converts as this
+    /// transfer does: the same plans, its own counts and pins, merged into
+    /// this transfer's when all are done. The plans must be compiled
+    /// before (site_plan / plan), and the workers must be given disjoint
+    /// objects. Returns each thread's result, in order.
+    pub fn in_parallel<R: Send>(&mut self, threads: usize, f: impl Fn(usize, &mut Worker<'_, 'a>) -> R + Sync) -> Vec<R> {
+        let threads = threads.max(1);
+        let types = &self.types;
+        let mut workers: Vec<Worker<'_, 'a>> = (0..threads)
+            .map(|_| Worker { types, remap: self.remap.clone(), report: Report::default(), pinned: Vec::new() })
+            .collect();
+        let results = std::thread::scope(|scope| {
+            let f = &f;
+            let mut rest = workers.iter_mut().enumerate();
+            let first = rest.next();
+            let handles: Vec<_> = rest.map(|(k, w)| scope.spawn(move || f(k, w))).collect();
+            let mut out = Vec::with_capacity(threads);
+            if let Some((k, w)) = first {
+                out.push(f(k, w));
+            }
+            for h in handles {
+                out.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            out
+        });
+        for w in workers {
+            self.report.absorb(&w.report);
+            self.pinned.extend(w.pinned);
+        }
+        results
+    }
+
+
 
     /// Converts the `index`-th of [`Transfer::variables`]: `old` holds the
     /// old variable's bytes, `new` receives the new variable's bytes.
@@ -212,7 +234,7 @@ impl<'a> Transfer<'a> {
     ) -> Result<()> {
         let pair = &self.vars[index];
         let (plan, kind, name) = (pair.plan, pair.kind, pair.name.clone());
-        self.run(plan, 1, old, new, space, &name, false)?;
+        self.parts().run(plan, 1, old, new, space, &name, false)?;
         match kind {
             VarKind::Global => self.report.globals += 1,
             VarKind::StaticLocal => self.report.static_locals += 1,
@@ -220,73 +242,13 @@ impl<'a> Transfer<'a> {
         Ok(())
     }
 
+
+
+
     /// Converts a heap block holding `old.len() / old_size` objects (a block
     /// larger than its type holds an array of it) into `new`.
-    pub fn convert_objects(
-        &mut self,
-        plan: PlanId,
-        old: &[u8],
-        new: &mut [u8],
-        space: &dyn PointerSpace,
-    ) -> Result<()> {
-        let p = &self.types.plans[plan as usize];
-        let count = (old.len() as u64)
-            .checked_div(p.old_size)
-            .unwrap_or(1)
-            .max(1);
-        self.run(plan, count, old, new, space, "heap object", true)?;
-        self.report.objects += count;
-        Ok(())
-    }
-
-    fn run(
-        &mut self,
-        plan: PlanId,
-        count: u64,
-        old: &[u8],
-        new: &mut [u8],
-        space: &dyn PointerSpace,
-        ctx: &str,
-        zero_unmatched: bool,
-    ) -> Result<()> {
-        let p = &self.types.plans[plan as usize];
-        let (os, ns) = (p.old_size, p.new_size);
-        if (old.len() as u64) < os * count {
-            return Err(TransferError::Buffer {
-                ctx: ctx.into(),
-                got: old.len(),
-                need: os * count,
-            });
-        }
-        if (new.len() as u64) < ns * count {
-            return Err(TransferError::Buffer {
-                ctx: ctx.into(),
-                got: new.len(),
-                need: ns * count,
-            });
-        }
-        let identical = p.identical;
-        let fixups = p.has_fixups();
-        if identical {
-            // One copy for the whole block; per object only the fixups.
-            let len = (os * count) as usize;
-            new[..len].copy_from_slice(&old[..len]);
-        } else if zero_unmatched {
-            // Added fields and grown arrays are zero unless set.
-            new[..(ns * count) as usize].fill(0);
-        }
-        if !identical || fixups {
-            let pointer = self.first_pointer(plan, identical).filter(|_| count >= PREFETCH_FAR);
-            let mut x = self.exec(space, false);
-            for i in 0..count {
-                if let Some(po) = pointer {
-                    prefetch_ahead(space, old, i, count, os, po);
-                }
-                x.run(plan, old, new, i * os, i * ns, identical)?;
-            }
-        }
-        self.report.bytes += ns * count;
-        Ok(())
+    pub fn convert_objects(&mut self, plan: PlanId, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        self.parts().convert_objects(plan, old, new, space)
     }
 
     /// [`Transfer::convert_objects`] for objects whose layout did not
@@ -294,40 +256,37 @@ impl<'a> Transfer<'a> {
     /// `new` already holds `old`'s bytes, and only the values that change
     /// (pointers to what moved) are written. Counted as
     /// `convert_objects` counts.
-    pub fn fix_objects(
-        &mut self,
-        plan: PlanId,
-        old: &[u8],
-        new: &mut [u8],
-        space: &dyn PointerSpace,
-    ) -> Result<()> {
-        let p = &self.types.plans[plan as usize];
-        if !p.identical {
-            return self.convert_objects(plan, old, new, space);
-        }
-        let os = p.old_size;
-        let count = (old.len() as u64).checked_div(os).unwrap_or(1).max(1);
-        if (new.len() as u64) < os * count || (old.len() as u64) < os * count {
-            return Err(TransferError::Buffer {
-                ctx: "heap object".into(),
-                got: new.len().min(old.len()),
-                need: os * count,
-            });
-        }
-        if p.has_fixups() {
-            let pointer = self.first_pointer(plan, true).filter(|_| count >= PREFETCH_FAR);
-            let mut x = self.exec(space, false);
-            x.skip_same = true;
-            for i in 0..count {
-                if let Some(po) = pointer {
-                    prefetch_ahead(space, old, i, count, os, po);
-                }
-                x.run(plan, old, new, i * os, i * os, true)?;
-            }
-        }
-        self.report.bytes += os * count;
-        self.report.objects += count;
-        Ok(())
+    pub fn fix_objects(&mut self, plan: PlanId, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        self.parts().fix_objects(plan, old, new, space)
+    }
+
+    /// Whether every word at `words` (offsets from [`Transfer::fixup_words`])
+    /// of every `stride`-byte value in `old` keeps its value for certain
+    /// (see [`pointers::Remapper::settled`]): the plan's fixups would
+    /// change nothing.
+    pub fn fixups_settled(&self, old: &[u8], stride: u64, words: &[u64], space: &dyn PointerSpace) -> bool {
+        objects::fixups_settled(&self.remap, old, stride, words, space)
+    }
+
+    /// Whether the untyped words of `old` all keep their values (see
+    /// [`pointers::Remapper::settled`]): tracing them would change nothing.
+    /// They count as traced then, as [`Transfer::trace_untyped_in_place`]
+    /// would have counted them.
+    pub fn untyped_settled(&mut self, old: &[u8], space: &dyn PointerSpace) -> bool {
+        self.parts().untyped_settled(old, space)
+    }
+
+    /// Applies the conservative policy (see `convert`) to memory with no
+    /// type: `new` must already hold a copy of `old`; aligned words are
+    /// rewritten in `new` only where the policy allows.
+    pub fn trace_untyped(&mut self, old: &[u8], new: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        self.parts().trace_untyped(old, new, space)
+    }
+
+    /// [`Transfer::trace_untyped`] where the memory lies: each word is
+    /// read, then rewritten only if the policy changes it.
+    pub fn trace_untyped_in_place(&mut self, mem: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
+        self.parts().trace_untyped_in_place(mem, space)
     }
 
     /// The offsets (in one old value) of every word the fixups of an
@@ -373,37 +332,7 @@ impl<'a> Transfer<'a> {
         Some(out)
     }
 
-    /// Whether every word at `words` (offsets from [`Transfer::fixup_words`])
-    /// of every `stride`-byte value in `old` keeps its value for certain
-    /// (see [`pointers::Remapper::settled`]): the plan's fixups would
-    /// change nothing.
-    pub fn fixups_settled(&self, old: &[u8], stride: u64, words: &[u64], space: &dyn PointerSpace) -> bool {
-        let count = (old.len() as u64).checked_div(stride).unwrap_or(1).max(1);
-        (0..count).all(|i| {
-            words.iter().all(|&w| {
-                let o = (i * stride + w) as usize;
-                match old.get(o..o + 8) {
-                    Some(b) => self.remap.settled(u64::from_ne_bytes(b.try_into().expect("8 bytes")), space),
-                    None => false,
-                }
-            })
-        })
-    }
 
-    /// Whether the untyped words of `old` all keep their values (see
-    /// [`pointers::Remapper::settled`]): tracing them would change nothing.
-    /// They count as traced then, as [`Transfer::trace_untyped_in_place`]
-    /// would have counted them.
-    pub fn untyped_settled(&mut self, old: &[u8], space: &dyn PointerSpace) -> bool {
-        let settled = old.chunks_exact(8).all(|w| {
-            let v = u64::from_ne_bytes(w.try_into().expect("8 bytes"));
-            v < 4096 || self.remap.settled(v, space)
-        });
-        if settled {
-            self.report.conservative_words += (old.len() / 8) as u64;
-        }
-        settled
-    }
 
     /// Pins the heap objects referenced from the untyped parts of `old`
     /// (objects converted by `plan`) without converting anything: run over
@@ -411,7 +340,8 @@ impl<'a> Transfer<'a> {
     pub fn pin_scan(&mut self, plan: PlanId, old: &[u8], space: &dyn PointerSpace) -> Result<()> {
         let os = self.types.plans[plan as usize].old_size.max(1);
         let count = old.len() as u64 / os;
-        let mut x = self.exec(space, true);
+        let mut parts = self.parts();
+        let mut x = parts.exec(space, true);
         for i in 0..count {
             x.run(plan, old, &mut [], i * os, 0, false)?;
         }
@@ -422,42 +352,15 @@ impl<'a> Transfer<'a> {
     /// objects its words point into.
     pub fn pin_scan_untyped(&mut self, old: &[u8], space: &dyn PointerSpace) -> Result<()> {
         let words = (old.len() / 8) as u64;
-        let mut x = self.exec(space, true);
+        let mut parts = self.parts();
+        let mut x = parts.exec(space, true);
         for k in 0..words {
             x.trace_word(old, &mut [], k * 8, k * 8)?;
         }
         Ok(())
     }
 
-    /// Applies the conservative policy (see `convert`) to memory with no
-    /// type: `new` must already hold a copy of `old`; aligned words are
-    /// rewritten in `new` only where the policy allows.
-    pub fn trace_untyped(
-        &mut self,
-        old: &[u8],
-        new: &mut [u8],
-        space: &dyn PointerSpace,
-    ) -> Result<()> {
-        let words = (old.len().min(new.len()) / 8) as u64;
-        let mut x = self.exec(space, false);
-        for k in 0..words {
-            x.trace_word(old, new, k * 8, k * 8)?;
-        }
-        Ok(())
-    }
 
-    /// [`Transfer::trace_untyped`] where the memory lies: each word is
-    /// read, then rewritten only if the policy changes it.
-    pub fn trace_untyped_in_place(&mut self, mem: &mut [u8], space: &dyn PointerSpace) -> Result<()> {
-        let mut x = self.exec(space, false);
-        for w in mem.chunks_exact_mut(8) {
-            let v = u64::from_ne_bytes((&*w).try_into().expect("8 bytes"));
-            if let Some(r) = x.trace_value(v)? {
-                w.copy_from_slice(&r.to_ne_bytes());
-            }
-        }
-        Ok(())
-    }
 
     /// The new value of one typed pointer, counted in the report.
     pub fn remap_pointer(&mut self, value: u64, space: &dyn PointerSpace) -> Result<u64> {

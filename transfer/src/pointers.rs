@@ -141,6 +141,8 @@ pub enum Class {
     Unknown,
 }
 
+/// Cloned per thread of a parallel conversion (its memo is per thread).
+#[derive(Clone)]
 pub struct Remapper {
     biases: Biases,
     /// Sorted by `start` (link addresses).

@@ -47,3 +47,35 @@ pub struct Report {
     /// Dropped variables the transform file did not declare.
     pub variables_dropped_undeclared: BTreeSet<String>,
 }
+
+impl PointerCounts {
+    fn absorb(&mut self, o: &PointerCounts) {
+        self.null += o.null;
+        self.heap_unchanged += o.heap_unchanged;
+        self.heap_forwarded += o.heap_forwarded;
+        self.global += o.global;
+        self.static_local += o.static_local;
+        self.function += o.function;
+        self.rodata += o.rodata;
+        self.rodata_unresolved += o.rodata_unresolved;
+        self.unknown += o.unknown;
+    }
+}
+
+impl Report {
+    /// Adds another thread's counts (a parallel conversion's worker).
+    pub fn absorb(&mut self, o: &Report) {
+        self.globals += o.globals;
+        self.static_locals += o.static_locals;
+        self.objects += o.objects;
+        self.bytes += o.bytes;
+        self.pointers.absorb(&o.pointers);
+        self.conservative_words += o.conservative_words;
+        self.conservative_rewritten += o.conservative_rewritten;
+        self.fields_added.extend(o.fields_added.iter().cloned());
+        self.fields_dropped.extend(o.fields_dropped.iter().cloned());
+        self.fields_dropped_undeclared.extend(o.fields_dropped_undeclared.iter().cloned());
+        self.variables_dropped.extend(o.variables_dropped.iter().cloned());
+        self.variables_dropped_undeclared.extend(o.variables_dropped_undeclared.iter().cloned());
+    }
+}

@@ -8,7 +8,7 @@
 //! layout change. Everything that can be decided without the data is
 //! decided here, once per pair; see `plan` for the op format.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 use std::collections::{BTreeSet, HashMap};
 
 use lucc_abi::sidecar::{BaseEncoding, Field, Sidecar, TypeDef, TypeId, TypeKind};
@@ -49,7 +49,7 @@ pub struct TypeMap<'a> {
     pub(crate) ctxs: Vec<String>,
     /// Sorted (old value, new value) tables for enum conversions.
     pub(crate) maps: Vec<Box<[(i64, i64)]>>,
-    same_memo: RefCell<HashMap<(TypeId, TypeId), bool>>,
+    same_memo: Mutex<HashMap<(TypeId, TypeId), bool>>,
     pub(crate) fields_added: BTreeSet<String>,
     pub(crate) fields_dropped: BTreeSet<String>,
     pub(crate) fields_dropped_undeclared: BTreeSet<String>,
@@ -73,7 +73,7 @@ impl<'a> TypeMap<'a> {
             cache: HashMap::new(),
             ctxs: Vec::new(),
             maps: Vec::new(),
-            same_memo: RefCell::new(HashMap::new()),
+            same_memo: Mutex::new(HashMap::new()),
             fields_added: BTreeSet::new(),
             fields_dropped: BTreeSet::new(),
             fields_dropped_undeclared: BTreeSet::new(),
@@ -108,11 +108,11 @@ impl<'a> TypeMap<'a> {
     /// transform file applies to them: then bytes are copied as is and only
     /// pointers need fixing.
     pub fn same_layout(&self, old_id: TypeId, new_id: TypeId) -> bool {
-        if let Some(&v) = self.same_memo.borrow().get(&(old_id, new_id)) {
+        if let Some(&v) = self.same_memo.lock().unwrap_or_else(|p| p.into_inner()).get(&(old_id, new_id)) {
             return v;
         }
         let v = self.same_uncached(old_id, new_id);
-        self.same_memo.borrow_mut().insert((old_id, new_id), v);
+        self.same_memo.lock().unwrap_or_else(|p| p.into_inner()).insert((old_id, new_id), v);
         v
     }
 

@@ -28,11 +28,11 @@ use std::time::Instant;
 
 use lucc_abi::control::{ArenaHandover, TransferCounts, TypeCount};
 use lucc_abi::sidecar::Sidecar;
-use lucc_transfer::{Biases, Class, HeapFate, PlanId, PlanInfo, PointerSpace, Transfer, Transform};
+use lucc_transfer::{Biases, Class, HeapFate, PlanId, PlanInfo, PointerSpace, Transfer, Transform, Worker};
 
 use super::phases::Phases;
 use super::{callbacks, image};
-use super::state::{Blob, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
+use super::state::{Blob, ObjectEntry, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
 use crate::alloc::transfer as heap;
 use space::Space;
 
@@ -110,6 +110,101 @@ type SiteMap = HashMap<u32, u32, BuildHasherDefault<SiteHasher>>;
 /// are announced to the space (see `Space::prefetch`).
 const PREFETCH_FAR: usize = 16;
 const PREFETCH_NEAR: usize = 8;
+
+/// Below this many objects the conversion runs on one thread: starting
+/// another would cost more than it saves.
+const PARALLEL_MIN_OBJECTS: usize = 65_536;
+/// Threads of a parallel conversion (memory-bound beyond a few).
+const MAX_THREADS: usize = 4;
+
+/// What the conversion of objects reads, shared by its threads.
+struct ObjectsView<'v, 'a> {
+    objects: &'v [ObjectEntry],
+    sites: &'v [SiteInfo],
+    of_site: &'v [u32],
+    space: &'v Space<'a>,
+    /// Some objects are converted: announce their pointers ahead.
+    prefetch: bool,
+}
+
+impl ObjectsView<'_, '_> {
+    /// The pointers of converted objects lead anywhere in a heap far
+    /// larger than the caches: the lookups of those a few objects ahead
+    /// are started early (the index word first, then the object it names).
+    fn prefetch(&self, k: usize, near: bool) {
+        let Some(o) = self.objects.get(k) else { return };
+        let Some(at) = self.sites[self.of_site[k] as usize].prefetch_at else { return };
+        let t = Space::typed(o);
+        if at + 8 <= t.size {
+            // SAFETY: inside a live object of the adopted heap.
+            let v = unsafe { ((t.base + at) as *const u64).read_unaligned() };
+            self.space.prefetch(v, near);
+        }
+    }
+
+    /// Converts (or fixes, or traces) objects `range`; returns how many
+    /// were converted to a new type.
+    fn convert(&self, w: &mut Worker<'_, '_>, range: std::ops::Range<usize>) -> Result<u64, String> {
+        let space = self.space;
+        let mut converted = 0;
+        let mut scratch: Vec<u8> = Vec::new();
+        for i in range.clone() {
+            if self.prefetch {
+                if i + PREFETCH_FAR < range.end {
+                    self.prefetch(i + PREFETCH_FAR, false);
+                }
+                if i + PREFETCH_NEAR < range.end {
+                    self.prefetch(i + PREFETCH_NEAR, true);
+                }
+            }
+            let o = &self.objects[i];
+            let site = &self.sites[self.of_site[i] as usize];
+            let t = Space::typed(o);
+            match (site.plan, site.info, space.fate(i)) {
+                (Some(p), Some(info), HeapFate::Stays) => {
+                    if !info.fixups {
+                        continue;
+                    }
+                    if let Some(words) = &site.fixup_words {
+                        if w.fixups_settled(slice(t.base, t.size), info.old_size, words, space) {
+                            continue;
+                        }
+                    }
+                    // A private copy of the old value: a pointer read must
+                    // not see a value already rewritten in the same object.
+                    scratch.clear();
+                    scratch.extend_from_slice(slice(t.base, t.size));
+                    w.fix_objects(p, &scratch, slice_mut(t.base, t.size), space).map_err(|e| e.to_string())?;
+                }
+                (Some(p), Some(info), HeapFate::ConvertedInPlace) => {
+                    let n = (t.size / info.old_size.max(1)).max(1);
+                    let new_len = info.new_size * n;
+                    scratch.clear();
+                    scratch.extend_from_slice(slice(t.base, t.size));
+                    w.convert_objects(p, &scratch, slice_mut(t.base, new_len), space).map_err(|e| e.to_string())?;
+                    // SAFETY: fits, checked when placed.
+                    unsafe { heap::set_size(o.addr as *mut u8, (u64::from(o.offset) + new_len) as usize) };
+                    converted += 1;
+                }
+                (Some(p), Some(info), HeapFate::Moved(to)) => {
+                    let n = (t.size / info.old_size.max(1)).max(1);
+                    let new_len = info.new_size * n;
+                    let off = u64::from(o.offset);
+                    // A wrapper's size header in front of the object comes along.
+                    slice_mut(to - off, off).copy_from_slice(slice(o.addr, off));
+                    w.convert_objects(p, slice(t.base, t.size), slice_mut(to, new_len), space).map_err(|e| e.to_string())?;
+                    converted += 1;
+                }
+                _ => {
+                    if !w.untyped_settled(slice(t.base, t.size), space) {
+                        w.trace_untyped_in_place(slice_mut(t.base, t.size), space).map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+        }
+        Ok(converted)
+    }
+}
 
 /// At most this many rows in `TransferCounts::per_type`, then one "other".
 const PER_TYPE_ROWS: usize = 32;
@@ -349,69 +444,18 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
 
     // 4. Objects, then variables. Objects staying where they are, whose
     // values do not change, are written nowhere: their pages stay the old
-    // process's, shared copy-on-write.
-    let mut scratch: Vec<u8> = Vec::new();
-    // The pointers of converted objects lead anywhere in a heap far larger
-    // than the caches: the lookups of those a few objects ahead are
-    // started early (the index word first, then the object it names).
-    let prefetch = |k: usize, near: bool| {
-        let Some(o) = objects.get(k) else { return };
-        let Some(at) = sites[of_site[k] as usize].prefetch_at else { return };
-        let t = Space::typed(o);
-        if at + 8 <= t.size {
-            // SAFETY: inside a live object of the adopted heap.
-            let v = unsafe { ((t.base + at) as *const u64).read_unaligned() };
-            space.prefetch(v, near);
-        }
+    // process's, shared copy-on-write. A large heap is split between
+    // threads: each object's conversion reads only its own old bytes and
+    // the (read-only) index, and writes only its own new place.
+    let threads = if objects.len() >= PARALLEL_MIN_OBJECTS {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
+    } else {
+        1
     };
-    for (i, o) in objects.iter().enumerate() {
-        if any_converted {
-            prefetch(i + PREFETCH_FAR, false);
-            prefetch(i + PREFETCH_NEAR, true);
-        }
-        let site = &sites[of_site[i] as usize];
-        let t = Space::typed(o);
-        match (site.plan, site.info, space.fate(i)) {
-            (Some(p), Some(info), HeapFate::Stays) => {
-                if !info.fixups {
-                    continue;
-                }
-                if let Some(words) = &site.fixup_words {
-                    if tr.fixups_settled(slice(t.base, t.size), info.old_size, words, &space) {
-                        continue;
-                    }
-                }
-                // A private copy of the old value: a pointer read must
-                // not see a value already rewritten in the same object.
-                scratch.clear();
-                scratch.extend_from_slice(slice(t.base, t.size));
-                tr.fix_objects(p, &scratch, slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
-            }
-            (Some(p), Some(info), HeapFate::ConvertedInPlace) => {
-                let n = (t.size / info.old_size.max(1)).max(1);
-                let new_len = info.new_size * n;
-                scratch.clear();
-                scratch.extend_from_slice(slice(t.base, t.size));
-                tr.convert_objects(p, &scratch, slice_mut(t.base, new_len), &space).map_err(|e| e.to_string())?;
-                // SAFETY: fits, checked above.
-                unsafe { heap::set_size(o.addr as *mut u8, (u64::from(o.offset) + new_len) as usize) };
-                counts.converted += 1;
-            }
-            (Some(p), Some(info), HeapFate::Moved(to)) => {
-                let n = (t.size / info.old_size.max(1)).max(1);
-                let new_len = info.new_size * n;
-                let off = u64::from(o.offset);
-                // A wrapper's size header in front of the object comes along.
-                slice_mut(to - off, off).copy_from_slice(slice(o.addr, off));
-                tr.convert_objects(p, slice(t.base, t.size), slice_mut(to, new_len), &space).map_err(|e| e.to_string())?;
-                counts.converted += 1;
-            }
-            _ => {
-                if !tr.untyped_settled(slice(t.base, t.size), &space) {
-                    tr.trace_untyped_in_place(slice_mut(t.base, t.size), &space).map_err(|e| e.to_string())?;
-                }
-            }
-        }
+    let per = objects.len().div_ceil(threads);
+    let view = ObjectsView { objects, sites: &sites, of_site: &of_site, space: &space, prefetch: any_converted };
+    for r in tr.in_parallel(threads, |k, w| view.convert(w, k * per..((k + 1) * per).min(objects.len()))) {
+        counts.converted += r?;
     }
     clock.lap("convert objects");
     foreign_site_replacements(&new_sc, &tr, &mut sites);

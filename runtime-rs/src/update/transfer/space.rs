@@ -7,7 +7,7 @@
 //! binary search (a cache miss per step) and a hash lookup per question
 //! were most of the transfer, so both answers are array loads.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 use std::collections::HashMap;
 
 use lucc_transfer::{HeapFate, HeapObject, PointerSpace};
@@ -113,7 +113,7 @@ pub struct Space<'a> {
     pub old_rodata: Vec<&'a OldSegment<'a>>,
     /// The new executable's read-only data: (addr, bytes).
     pub new_rodata: Vec<(u64, &'a [u8])>,
-    literal_cache: RefCell<HashMap<u64, Option<u64>>>,
+    literal_cache: Mutex<HashMap<u64, Option<u64>>>,
 }
 
 impl<'a> Space<'a> {
@@ -133,7 +133,7 @@ impl<'a> Space<'a> {
             fates: vec![STAYS; objects.len()],
             old_rodata,
             new_rodata,
-            literal_cache: RefCell::new(HashMap::new()),
+            literal_cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -279,7 +279,7 @@ impl PointerSpace for Space<'_> {
     /// new binary's read-only data. The first occurrence is as good as any:
     /// literals are immutable.
     fn rodata_in_new(&self, addr: u64) -> Option<u64> {
-        if let Some(hit) = self.literal_cache.borrow().get(&addr) {
+        if let Some(hit) = self.literal_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&addr) {
             return *hit;
         }
         let found = self.old_literal(addr).and_then(|lit| {
@@ -287,7 +287,7 @@ impl PointerSpace for Space<'_> {
                 bytes.windows(lit.len()).position(|w| w == lit).map(|p| base + p as u64)
             })
         });
-        self.literal_cache.borrow_mut().insert(addr, found);
+        self.literal_cache.lock().unwrap_or_else(|p| p.into_inner()).insert(addr, found);
         found
     }
 }

@@ -275,6 +275,32 @@ pub mod transfer {
         p
     }
 
+    /// The arena's size class of an object of `size` bytes (its block
+    /// holds the header too); `None` for large objects.
+    pub fn size_class(size: usize) -> Option<usize> {
+        crate::arena::size_class(size.checked_add(HEADER_SIZE)?)
+    }
+
+    /// Blocks for `count` objects of `size` bytes each, as one run of the
+    /// arena: block `k` becomes a tracked object with [`track_in_run`].
+    /// `None` when they must be allocated one by one ([`alloc_like`]).
+    pub fn reserve_run(size: usize, count: usize) -> Option<crate::arena::BlockRun> {
+        if !heap::arena_backed() {
+            return None;
+        }
+        crate::arena::alloc_run(size.checked_add(HEADER_SIZE)?, count)
+    }
+
+    /// Makes `block`, of a run from [`reserve_run`] for objects of at
+    /// least `size` bytes, a tracked object with the given attribution;
+    /// returns its user pointer. Each block of a run is tracked once.
+    ///
+    /// # Safety
+    /// As said: a block of such a run, not yet tracked.
+    pub unsafe fn track_in_run(block: *mut u8, size: usize, site: u32, offset: u16) -> *mut u8 {
+        track(block.add(HEADER_SIZE), size, site, offset, false) as *mut u8
+    }
+
     /// # Safety
     /// `user` is a live tracked object.
     pub unsafe fn free(user: *mut u8) {

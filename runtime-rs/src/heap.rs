@@ -72,6 +72,11 @@ fn decide() -> bool {
     arena
 }
 
+/// Whether blocks come from the runtime's arena (not libc's malloc).
+pub fn arena_backed() -> bool {
+    use_arena()
+}
+
 /// A new uninitialised block of `n` bytes, 16-byte aligned, or null.
 #[inline]
 pub unsafe fn alloc(n: usize) -> *mut u8 {

@@ -166,3 +166,43 @@ fn zeroed_blocks_are_zero_even_where_old_blocks_were() {
         unsafe { a.free(q) };
     }
 }
+
+/// A run of blocks (an update's moved objects, taken at once) is the same
+/// as that many allocations of the class: disjoint blocks of the class's
+/// size, counted live, freed one by one into the class, and the slab tail
+/// past the run serves the next allocations of the class.
+#[test]
+fn a_run_of_blocks_behaves_as_single_allocations() {
+    let a = arena(13);
+    // Another class's block first: the run must not overlap it.
+    let before = a.alloc(200);
+    let count = 3000;
+    let run = a.alloc_run(lucc_rt::arena::size_class(56).expect("a small class"), count).expect("a run");
+    let blocks: Vec<*mut u8> = (0..count).map(|k| run.block(k)).collect();
+    let mut ranges: Vec<(usize, usize)> = blocks.iter().map(|&p| (p as usize, p as usize + 64)).collect();
+    ranges.push((before as usize, before as usize + 208));
+    ranges.sort();
+    assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "blocks overlap");
+    for (i, &p) in blocks.iter().enumerate() {
+        assert_eq!(p as usize % 16, 0);
+        assert!(a.contains(p as usize));
+        assert_eq!(unsafe { a.usable_size(p) }, 64, "block {i} is of the class of 56 bytes");
+        fill(p, 64, i as u8);
+    }
+    assert_eq!(a.live_blocks(), count + 1);
+    // The class had no slab of its own: the next allocation comes from
+    // the run's last slab, right after the run.
+    let next = a.alloc(56);
+    let last = blocks[count - 1] as usize;
+    assert_eq!(next as usize, last + 64, "the tail of the run's last slab is used next");
+    for (i, &p) in blocks.iter().enumerate() {
+        assert!(holds(p, 64, i as u8), "block {i} was overwritten");
+        unsafe { a.free(p) };
+    }
+    assert_eq!(a.live_blocks(), 2);
+    unsafe {
+        a.free(next);
+        a.free(before);
+    }
+    assert_eq!(a.live_blocks(), 0);
+}

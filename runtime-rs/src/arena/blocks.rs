@@ -23,6 +23,21 @@ const ZERO_BY_PAGES: usize = 1 << 20;
 /// Free extents at least this long give their pages back to the system.
 const DISCARD_UNITS: usize = 4;
 
+/// Blocks of one size class laid out slab after slab ([`Arena::alloc_run`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BlockRun {
+    first: usize,
+    size: usize,
+    per: usize,
+}
+
+impl BlockRun {
+    /// The `k`-th block of the run.
+    pub fn block(&self, k: usize) -> *mut u8 {
+        (self.first + (k / self.per) * UNIT + (k % self.per) * self.size) as *mut u8
+    }
+}
+
 pub struct Arena {
     pub(super) region: Region,
 }
@@ -193,6 +208,40 @@ impl Arena {
         }
         class.bump.store(p + size, Relaxed);
         p as *mut u8
+    }
+
+    /// `count` blocks of size class `c` at once, in whole slabs taken as one
+    /// run of units (an update's moved objects: the state `count`
+    /// allocations of the class would leave, without a free-list check and
+    /// a lock per block). Block `k` is [`BlockRun::block`]`(k)`. `None`
+    /// when the span is exhausted.
+    pub fn alloc_run(&self, c: usize, count: usize) -> Option<BlockRun> {
+        if count == 0 {
+            return None;
+        }
+        let size = CLASS_SIZES[c] as usize;
+        let per = UNIT / size;
+        let units = count.div_ceil(per);
+        let u = self.take_units(units, 1 + c as u32)?;
+        // One slab per unit, as `alloc_small` makes them: `free` reads a
+        // block's class from its own unit's entry.
+        for k in 0..units {
+            self.map(u + k).store(layout::entry(1 + c as u32, 1), Relaxed);
+        }
+        let run = BlockRun { first: self.unit_addr(u), size, per };
+        let class: &Class = &self.meta().classes[c];
+        let _g = class.lock.lock();
+        class.live.store(class.live.load(Relaxed) + count, Relaxed);
+        // The last slab's unused tail is never written (threading it on the
+        // free list would make its pages resident): it becomes the class's
+        // bump region when it is the larger one, else it is left unused.
+        let tail = run.block(count) as usize;
+        let end = self.unit_addr(u + units - 1) + UNIT;
+        if count < units * per && end - tail > class.end.load(Relaxed) - class.bump.load(Relaxed) {
+            class.bump.store(tail, Relaxed);
+            class.end.store(end, Relaxed);
+        }
+        Some(run)
     }
 
     fn alloc_large(&self, n: usize) -> *mut u8 {

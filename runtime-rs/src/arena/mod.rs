@@ -29,7 +29,7 @@ use std::io;
 use std::ptr;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-pub use blocks::Arena;
+pub use blocks::{Arena, BlockRun};
 pub use layout::{MAX_SMALL, UNIT};
 
 /// Set in the environment of a process started as the new version of an
@@ -141,6 +141,21 @@ pub fn alloc_zeroed(n: usize) -> *mut u8 {
         Some(a) => a.alloc_zeroed(n),
         None => ptr::null_mut(),
     }
+}
+
+/// The size class of a block of `n` bytes; `None` above [`MAX_SMALL`].
+pub fn size_class(n: usize) -> Option<usize> {
+    (n <= MAX_SMALL).then(|| layout::class_of(n))
+}
+
+/// `count` blocks of at least `n <= MAX_SMALL` bytes each, as one run of
+/// the current arena (see [`Arena::alloc_run`]); `None` when they cannot
+/// be had that way (the caller allocates them one by one).
+pub fn alloc_run(n: usize, count: usize) -> Option<BlockRun> {
+    if n > MAX_SMALL {
+        return None;
+    }
+    current()?.alloc_run(layout::class_of(n), count)
 }
 
 /// Returns a block.

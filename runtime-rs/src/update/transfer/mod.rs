@@ -34,6 +34,7 @@ use super::phases::Phases;
 use super::{callbacks, image};
 use super::state::{Blob, ObjectEntry, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
 use crate::alloc::transfer as heap;
+use crate::header::HEADER_SIZE;
 use space::Space;
 
 /// Objects keep the allocation site of the version that allocated them;
@@ -114,6 +115,9 @@ const PREFETCH_NEAR: usize = 8;
 /// Below this many objects the conversion runs on one thread: starting
 /// another would cost more than it saves.
 const PARALLEL_MIN_OBJECTS: usize = 65_536;
+/// Moved objects of one size class from which their blocks are taken as
+/// one run of slabs (`alloc::transfer::reserve_run`).
+const RUN_MIN_OBJECTS: usize = 1024;
 /// Threads of a parallel conversion (memory-bound beyond a few).
 const MAX_THREADS: usize = 4;
 
@@ -190,6 +194,10 @@ impl ObjectsView<'_, '_> {
                     let n = (t.size / info.old_size.max(1)).max(1);
                     let new_len = info.new_size * n;
                     let off = u64::from(o.offset);
+                    if space.is_fresh(i) {
+                        // SAFETY: a block of a run reserved for it alone.
+                        unsafe { heap::track_in_run((to - off - HEADER_SIZE as u64) as *mut u8, (off + new_len) as usize, o.site, o.offset as u16) };
+                    }
                     // A wrapper's size header in front of the object comes along.
                     slice_mut(to - off, off).copy_from_slice(slice(o.addr, off));
                     w.convert_objects(p, slice(t.base, t.size), slice_mut(to, new_len), space).map_err(|e| e.to_string())?;
@@ -379,6 +387,11 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     // block (its real capacity: the arena rounds blocks up), else a new
     // block. Objects of unchanged types are not looked at.
     let mut counts = TransferCounts { objects: objects.len() as u64, ..Default::default() };
+    // Objects that must move, by the size class of their new block: each
+    // class's blocks are then taken as one run of slabs (a grown struct
+    // moves a million objects at once; one allocation each was most of
+    // the placement).
+    let mut moving: HashMap<usize, Vec<(usize, u64)>> = HashMap::new();
     for (i, o) in objects.iter().enumerate() {
         let site = &mut sites[of_site[i] as usize];
         site.counts.objects += 1;
@@ -399,13 +412,31 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
         if new_len <= cap {
             space.set_in_place(i);
         } else {
-            let user = heap::alloc_like((u64::from(o.offset) + new_len) as usize, o.site, o.offset as u16) as u64;
-            if user == 0 {
-                return Err(format!("out of memory rebuilding a {}-byte object of site {:#x}", new_len, o.site));
-            }
-            space.set_moved(i, user + u64::from(o.offset));
+            let size = u64::from(o.offset) + new_len;
+            moving.entry(heap::size_class(size as usize).unwrap_or(usize::MAX)).or_default().push((i, size));
             site.counts.moved += 1;
             counts.moved += 1;
+        }
+    }
+    for (class, objs) in &moving {
+        let largest = objs.iter().map(|&(_, size)| size).max().unwrap_or(0) as usize;
+        // A few objects take blocks one by one, from the free lists: a run
+        // starts a fresh slab, worth it only for many.
+        let run = if *class == usize::MAX || objs.len() < RUN_MIN_OBJECTS { None } else { heap::reserve_run(largest, objs.len()) };
+        for (k, &(i, size)) in objs.iter().enumerate() {
+            let o = &objects[i];
+            match run {
+                // Tracked by the thread that converts it (its header is
+                // the first write to a fresh page).
+                Some(run) => space.set_moved_fresh(i, run.block(k) as u64 + HEADER_SIZE as u64 + u64::from(o.offset)),
+                None => {
+                    let user = heap::alloc_like(size as usize, o.site, o.offset as u16) as u64;
+                    if user == 0 {
+                        return Err(format!("out of memory rebuilding a {size}-byte object of site {:#x}", o.site));
+                    }
+                    space.set_moved(i, user + u64::from(o.offset));
+                }
+            }
         }
     }
 

@@ -110,6 +110,9 @@ pub struct Space<'a> {
     /// of megabytes written in every pause; only lookups of values in
     /// changed objects, which the bitmap lets through, read both.)
     fates: Vec<u64>,
+    /// Per object, one bit: moved into a block of a run that the
+    /// conversion must still make a tracked object.
+    fresh: Vec<u64>,
     pub old_rodata: Vec<&'a OldSegment<'a>>,
     /// The new executable's read-only data: (addr, bytes).
     pub new_rodata: Vec<(u64, &'a [u8])>,
@@ -131,6 +134,7 @@ impl<'a> Space<'a> {
             changed_bits: None,
             objects,
             fates: vec![STAYS; objects.len()],
+            fresh: Vec::new(),
             old_rodata,
             new_rodata,
             literal_cache: Mutex::new(HashMap::new()),
@@ -169,6 +173,20 @@ impl<'a> Space<'a> {
         debug_assert!(self.changed_bits.is_none(), "fates are decided before sealing");
         self.fates[i] = new_base;
         self.changed.push(i);
+    }
+
+    /// [`Space::set_moved`] into a block not yet tracked (see `fresh`).
+    pub fn set_moved_fresh(&mut self, i: usize, new_base: u64) {
+        self.set_moved(i, new_base);
+        if self.fresh.is_empty() {
+            self.fresh = vec![0; self.objects.len().div_ceil(64)];
+        }
+        self.fresh[i / 64] |= 1 << (i % 64);
+    }
+
+    /// Whether object `i` moved into a block it must still track.
+    pub fn is_fresh(&self, i: usize) -> bool {
+        self.fresh.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     /// Every fate is decided: from now on values outside changed objects

@@ -284,6 +284,9 @@ def measure_update(bins, lucc, entries, work, update_timeout, target="v2", extra
             # positive: it must never be (the old one exits at commit).
             "old_last_answer_after_cli_ms": (ping["last_first_ns"] - t_cli) / 1e6,
             "stages_ms": stages,
+            # The transfer stage's own split (TransferCounts::phases, in
+            # the order the new process ran them).
+            "phases_ms": {ph["name"]: ph["us"] / 1000 for ph in (counts or {}).get("phases", [])},
             "transfer_counts": counts,
             "heap_bytes": heap_bytes,
             "pings": ping["answers"],
@@ -384,6 +387,7 @@ def summarise_updates(upd):
         "lucc_update_wall_ms": stats([u["lucc_update_wall_ms"] for u in upd]),
         "old_last_answer_after_cli_ms": stats([u["old_last_answer_after_cli_ms"] for u in upd]),
         "stages_ms": {s: stats([u["stages_ms"].get(s, 0.0) for u in upd]) for s in STAGES},
+        "phases_ms": {ph: stats([u["phases_ms"].get(ph, 0.0) for u in upd]) for ph in upd[-1]["phases_ms"]},
         "transfer_counts": upd[-1]["transfer_counts"],
     }
 
@@ -464,6 +468,13 @@ def print_table(results):
         print(f"{r['entries']:>9} {parts} | save {rs['save_ms']['median']:.1f}"
               f" restart+load {rs['restart_load_ms']['median']:.1f}"
               f" | heap {r['heap_bytes']} B")
+    print("\ntransfer stage by phase (new process, ms median; full change / small change):")
+    for r in results:
+        if "failure" in r:
+            continue
+        pf, ps = r["update"]["phases_ms"], r["update_small"]["phases_ms"]
+        parts = ", ".join(f"{ph} {pf[ph]['median']:.1f}/{ps.get(ph, {'median': 0.0})['median']:.1f}" for ph in pf)
+        print(f"{r['entries']:>9} {parts}")
 
 
 def main():

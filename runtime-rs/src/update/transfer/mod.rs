@@ -391,7 +391,8 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     // class's blocks are then taken as one run of slabs (a grown struct
     // moves a million objects at once; one allocation each was most of
     // the placement).
-    let mut moving: HashMap<usize, Vec<(usize, u64)>> = HashMap::new();
+    // (A few classes at most: a list, searched from the last one used.)
+    let mut moving: Vec<(usize, Vec<(usize, u64)>)> = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         let site = &mut sites[of_site[i] as usize];
         site.counts.objects += 1;
@@ -413,7 +414,11 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
             space.set_in_place(i);
         } else {
             let size = u64::from(o.offset) + new_len;
-            moving.entry(heap::size_class(size as usize).unwrap_or(usize::MAX)).or_default().push((i, size));
+            let class = heap::size_class(size as usize).unwrap_or(usize::MAX);
+            match moving.iter_mut().rev().find(|(c, _)| *c == class) {
+                Some((_, list)) => list.push((i, size)),
+                None => moving.push((class, vec![(i, size)])),
+            }
             site.counts.moved += 1;
             counts.moved += 1;
         }

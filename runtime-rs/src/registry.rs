@@ -84,9 +84,143 @@ impl LastSlot {
 // Fits the free-slot encoding (shifted left by one).
 const NO_FREE: usize = usize::MAX >> 1;
 
+/// A shard's slots: a growable array of words, in memory of its own or,
+/// in an update's new process, the old process's slots mapped
+/// copy-on-write from the state image (adopting a registry of millions of
+/// objects then copies nothing: a page of slots is copied when it is first
+/// written). Growing a mapped array moves it into memory of its own.
+struct SlotStore {
+    ptr: *mut usize,
+    len: usize,
+    /// Words the storage holds.
+    cap: usize,
+    /// Whether the words are a mapping of the state image (else a block
+    /// of the Rust allocator's).
+    mapped: bool,
+}
+
+// SAFETY: the storage is owned; the shard's lock serialises its use.
+unsafe impl Send for SlotStore {}
+
+impl SlotStore {
+    const fn new() -> SlotStore {
+        SlotStore { ptr: std::ptr::NonNull::dangling().as_ptr(), len: 0, cap: 0, mapped: false }
+    }
+
+    fn layout(cap: usize) -> std::alloc::Layout {
+        std::alloc::Layout::array::<usize>(cap).expect("slot array size")
+    }
+
+    /// A copy of `words` in memory of its own.
+    fn copied(words: &[u64]) -> SlotStore {
+        let mut s = SlotStore::new();
+        s.reserve_exact(words.len());
+        // SAFETY: room for `words.len()` words was just made; usize is u64.
+        unsafe { std::ptr::copy_nonoverlapping(words.as_ptr().cast::<usize>(), s.ptr, words.len()) };
+        s.len = words.len();
+        s
+    }
+
+    /// `len` words at page-aligned `offset` in `fd`, mapped privately: the
+    /// file holds them padded to a whole page. None if the mapping fails.
+    fn mapped(fd: std::os::fd::BorrowedFd<'_>, offset: u64, len: usize) -> Option<SlotStore> {
+        use std::os::fd::AsRawFd;
+        let bytes = (len * std::mem::size_of::<usize>()).next_multiple_of(crate::update::state::PAGE);
+        // SAFETY: a new private mapping of our own; the caller vouches
+        // that the file holds the range.
+        let p = unsafe {
+            libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE, fd.as_raw_fd(), offset as i64)
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        Some(SlotStore { ptr: p.cast(), len, cap: bytes / std::mem::size_of::<usize>(), mapped: true })
+    }
+
+    #[inline]
+    fn push(&mut self, v: usize) {
+        if self.len == self.cap {
+            self.reserve_exact(self.cap.max(64));
+        }
+        // SAFETY: len < cap.
+        unsafe { self.ptr.add(self.len).write(v) };
+        self.len += 1;
+    }
+
+    /// Room for `more` words past `len`.
+    #[cold]
+    fn reserve_exact(&mut self, more: usize) {
+        let cap = self.len + more;
+        if cap <= self.cap {
+            return;
+        }
+        // SAFETY: the old storage is ours and described by (ptr, cap,
+        // mapped); the new one has room for `cap` words.
+        unsafe {
+            let p = if self.cap == 0 {
+                std::alloc::alloc(Self::layout(cap))
+            } else if self.mapped {
+                let p = std::alloc::alloc(Self::layout(cap));
+                if !p.is_null() {
+                    std::ptr::copy_nonoverlapping(self.ptr, p.cast::<usize>(), self.len);
+                    self.unmap();
+                }
+                p
+            } else {
+                std::alloc::realloc(self.ptr.cast(), Self::layout(self.cap), Self::layout(cap).size())
+            };
+            if p.is_null() {
+                std::alloc::handle_alloc_error(Self::layout(cap));
+            }
+            self.ptr = p.cast();
+        }
+        self.cap = cap;
+        self.mapped = false;
+    }
+
+    /// # Safety
+    /// The storage is a mapping and is not used again.
+    unsafe fn unmap(&mut self) {
+        libc::munmap(self.ptr.cast(), self.cap * std::mem::size_of::<usize>());
+    }
+}
+
+impl Drop for SlotStore {
+    fn drop(&mut self) {
+        if self.cap == 0 {
+            return;
+        }
+        // SAFETY: the storage is ours and described by (ptr, cap, mapped).
+        unsafe {
+            if self.mapped {
+                self.unmap();
+            } else {
+                std::alloc::dealloc(self.ptr.cast(), Self::layout(self.cap));
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for SlotStore {
+    type Target = [usize];
+    #[inline]
+    fn deref(&self) -> &[usize] {
+        // SAFETY: `len` initialised words (ptr is dangling but aligned when empty).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl std::ops::DerefMut for SlotStore {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [usize] {
+        // SAFETY: as for Deref, and borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
 struct Slots {
     /// Header address (even), or `next free index << 1 | 1`.
-    slots: Vec<usize>,
+    slots: SlotStore,
     free: usize,
     live: usize,
     bytes: usize,
@@ -95,7 +229,7 @@ struct Slots {
 
 impl Slots {
     const fn new() -> Slots {
-        Slots { slots: Vec::new(), free: NO_FREE, live: 0, bytes: 0, epoch: 0 }
+        Slots { slots: SlotStore::new(), free: NO_FREE, live: 0, bytes: 0, epoch: 0 }
     }
 
     fn take_slot(&mut self, hdr: *mut Header) -> usize {
@@ -148,6 +282,10 @@ pub struct ShardImage<'a> {
     pub free: u64,
     pub live: u64,
     pub bytes: u64,
+    /// Where `slots` lie in a file: a page-aligned offset, the slots
+    /// padded to a whole page there. The adopting registry then maps them
+    /// copy-on-write instead of copying them.
+    pub file: Option<(std::os::fd::BorrowedFd<'a>, u64)>,
 }
 
 /// What a removed object was.
@@ -303,7 +441,7 @@ impl Registry {
             // SAFETY: usize is u64 on every target the runtime supports
             // (the header stores 64-bit words).
             let slots = unsafe { std::slice::from_raw_parts(s.slots.as_ptr().cast::<u64>(), s.slots.len()) };
-            f(i, ShardImage { slots, free: s.free as u64, live: s.live as u64, bytes: s.bytes as u64 });
+            f(i, ShardImage { slots, free: s.free as u64, live: s.live as u64, bytes: s.bytes as u64, file: None });
         }
     }
 
@@ -321,7 +459,14 @@ impl Registry {
         for (shard, img) in self.shards.iter().zip(images) {
             let mut s = shard.lock();
             let mine: Vec<*mut Header> = s.live_headers().collect();
-            s.slots = img.slots.iter().map(|&v| v as usize).collect();
+            // A page or more is worth a mapping of its own.
+            let worth_mapping = img.slots.len() * 8 >= crate::update::state::PAGE;
+            s.slots = match img.file {
+                Some((fd, offset)) if worth_mapping => {
+                    SlotStore::mapped(fd, offset, img.slots.len()).unwrap_or_else(|| SlotStore::copied(img.slots))
+                }
+                _ => SlotStore::copied(img.slots),
+            };
             s.free = img.free as usize;
             s.live = img.live as usize;
             s.bytes = img.bytes as usize;
@@ -517,7 +662,7 @@ mod tests {
         let mut copies: Vec<(Vec<u64>, u64, u64, u64)> = Vec::new();
         old.for_each_shard(|_, img| copies.push((img.slots.to_vec(), img.free, img.live, img.bytes)));
         let images: Vec<ShardImage<'_>> =
-            copies.iter().map(|(slots, free, live, bytes)| ShardImage { slots, free: *free, live: *live, bytes: *bytes }).collect();
+            copies.iter().map(|(slots, free, live, bytes)| ShardImage { slots, free: *free, live: *live, bytes: *bytes, file: None }).collect();
 
         let new = Registry::new();
         let mut mine = LastSlot::in_shard(2);
@@ -539,6 +684,29 @@ mod tests {
         }
         assert_eq!((new.object_count(), new.bytes()), (0, 0));
         hs.into_iter().chain([own]).for_each(free_block);
+    }
+
+    /// Slots mapped from a file are read in place and, once full, move
+    /// into memory of their own with their contents.
+    #[test]
+    fn mapped_slots_grow_into_owned_memory() {
+        use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+        let words: Vec<u64> = (0..512u64).map(|i| i * 16).collect();
+        // SAFETY: a memfd of our own, written with the words then a page.
+        let fd = unsafe {
+            let fd = OwnedFd::from_raw_fd(libc::memfd_create(c"slots".as_ptr(), 0));
+            libc::ftruncate(fd.as_raw_fd(), 2 * 4096);
+            assert_eq!(libc::pwrite(fd.as_raw_fd(), words.as_ptr().cast(), 4096, 4096), 4096);
+            fd
+        };
+        let mut s = SlotStore::mapped(fd.as_fd(), 4096, 512).expect("mapped");
+        drop(fd);
+        assert!(s.mapped);
+        assert_eq!(&s[..], &words.iter().map(|&w| w as usize).collect::<Vec<_>>()[..]);
+        s[3] = 7;
+        s.push(99);
+        assert!(!s.mapped);
+        assert_eq!((s.len(), s[3], s[2], s[512]), (513, 7, 32, 99));
     }
 
     #[test]

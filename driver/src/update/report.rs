@@ -71,6 +71,7 @@ impl Report {
     pub fn response(&mut self, r: &Response) {
         if let Response::Stage { stage, ms, ok, detail, counts, ttst } = r {
             let detail = match counts {
+                Some(_) if *stage != lucc_abi::control::Stage::Transfer => detail.clone(),
                 Some(_) if self.no_check => format!("{detail}; invariants not checked (--no-check)"),
                 Some(c) => format!("{detail}; {} values checked against invariants", c.checked),
                 None => detail.clone(),

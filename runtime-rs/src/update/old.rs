@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lucc_abi::control::{decode, encode, Fault, FromNew, FromOld, Outcome, Response, Stage, TransferCounts, TtstCounts, TtstRequest, PROTOCOL_VERSION};
+use lucc_abi::control::{decode, encode, Fault, FromNew, FromOld, Outcome, Phase, Response, Stage, TransferCounts, TtstCounts, TtstRequest, PROTOCOL_VERSION};
 
 use super::{channel, quiesce, spawn, state, ttst};
 
@@ -85,8 +85,11 @@ pub fn run(
     if !path.is_absolute() || unsafe { libc::access(cpath.as_ptr(), libc::X_OK) } != 0 {
         return Err(format!("{new_binary} is not an absolute path to an executable"));
     }
+    // The state image's memory is allocated while the program still runs:
+    // the capture then only copies, inside the pause.
+    let image = state::capture::prepare()?;
     st.done(Stage::Request, true, new_binary.into());
-    Ok(quiesce_spawn_commit(path, deadline, opts, runtime_fds, &mut st))
+    Ok(quiesce_spawn_commit(path, image, deadline, opts, runtime_fds, &mut st))
 }
 
 /// Puts the old process back as it was: the new one is dead, the shared
@@ -96,7 +99,7 @@ fn resume_old() {
     quiesce::resume();
 }
 
-fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runtime_fds: &[RawFd], st: &mut Stages<'_>) -> Outcome {
+fn quiesce_spawn_commit(path: &Path, image: state::Writer, deadline: Instant, opts: &Options<'_>, runtime_fds: &[RawFd], st: &mut Stages<'_>) -> Outcome {
     let Options { transform, fault, dry_run, no_check, ttst, probation } = *opts;
     if let Err(e) = quiesce::quiesce(deadline) {
         return st.roll_back(Stage::Quiesce, e);
@@ -112,7 +115,7 @@ fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runt
         None => None,
     };
     let extra: Vec<(u32, &[u8])> = order.iter().map(|o| (ttst::TAG_TTST, o.as_slice())).collect();
-    let captured = match state::capture::capture_with(transform, None, &extra) {
+    let captured = match state::capture::capture_into(image, transform, None, &extra) {
         Ok(c) => c,
         Err(e) => {
             quiesce::resume();
@@ -120,9 +123,14 @@ fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runt
         }
     };
     let handover = spawn::Handover { state_fd: captured.state.as_raw_fd(), arena: captured.arena, fault };
+    let started = Instant::now();
     let spawned = spawn::spawn_checked(path, runtime_fds, &handover, !no_check);
-    // The child has its copy; ours is of no further use.
-    drop(captured.state);
+    let mut phases = captured.phases.clone();
+    phases.push(Phase { name: "start the new process".into(), us: started.elapsed().as_micros() as u64 });
+    // Our copy of the image stays open until the update ends: the new
+    // process's unmapping it then frees nothing (the last one to let go of
+    // a memfd frees its pages), and at commit we free all but what the new
+    // process keeps.
     let child = match spawned {
         Ok(c) => c,
         Err(e) => {
@@ -130,10 +138,11 @@ fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runt
             return st.roll_back(Stage::Spawn, e);
         }
     };
-    st.done(
+    st.done_with(
         Stage::Spawn,
         true,
         format!("pid {}, heap of {} objects ({} bytes) handed over", child.pid, captured.objects, captured.bytes),
+        Some(TransferCounts { objects: captured.objects, bytes: captured.bytes, phases, ..TransferCounts::default() }),
     );
 
     let fd = child.channel.as_raw_fd();
@@ -173,6 +182,7 @@ fn quiesce_spawn_commit(path: &Path, deadline: Instant, opts: &Options<'_>, runt
     }
     (st.report)(&Response::Outcome(Outcome::Committed { new_pid: child.pid as u32 }));
     crate::control::remove_socket();
+    captured.release_all_but_registry();
     // SAFETY: ends the process without running the program's atexit
     // handlers or flushing its stdio: the new version owns all of that.
     unsafe { libc::_exit(0) }

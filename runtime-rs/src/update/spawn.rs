@@ -2,14 +2,20 @@
 //! old argv, environment and working directory, every descriptor of the
 //! program inherited, and one end of the update channel.
 //!
-//! Why fork from the control thread rather than posix_spawn: descriptors
-//! the program opened with O_CLOEXEC must survive the exec too, and only a
+//! Why a child of our own rather than posix_spawn: descriptors the
+//! program opened with O_CLOEXEC must survive the exec too, and only a
 //! child can clear FD_CLOEXEC in its own copy of the table without
-//! touching the old process's flags. Between fork and exec the child calls
-//! only fcntl and execve (async-signal-safe); everything else is prepared
-//! before the fork.
+//! touching the old process's flags. Between its start and the exec the
+//! child makes only system calls (sigaction, fcntl, sigprocmask, execve)
+//! on data prepared before.
+//!
+//! Why clone(CLONE_VM | CLONE_VFORK) rather than fork: the child shares
+//! the old process's memory until its exec, as vfork's would, so nothing
+//! of a heap of gigabytes is copied (fork copies every page table), and
+//! no fork handler runs (the runtime's would make the heap's mapping
+//! private, and a later handover then copies all of it).
 
-use std::ffi::CString;
+use std::ffi::{c_void, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -91,21 +97,7 @@ pub fn spawn_checked(binary: &Path, runtime_fds: &[RawFd], handover: &Handover, 
     let argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
     let envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
 
-    // SAFETY: the child only calls async-signal-safe functions on data
-    // prepared above, then execs or _exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        unsafe {
-            for fd in &to_clear {
-                libc::fcntl(*fd, libc::F_SETFD, 0);
-            }
-            libc::execve(path.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
-            libc::_exit(127);
-        }
-    }
+    let pid = start(&Exec { path: path.as_ptr(), argv: argv_p.as_ptr(), envp: envp_p.as_ptr(), to_clear: &to_clear, mask: None })?;
     drop(theirs);
     let hello = FromOld::Hello {
         version: PROTOCOL_VERSION,
@@ -119,4 +111,77 @@ pub fn spawn_checked(binary: &Path, runtime_fds: &[RawFd], handover: &Handover, 
     // A failure here shows up as the child's failed handshake.
     let _ = channel::send(ours.as_raw_fd(), &encode(&hello));
     Ok(Spawned { pid, channel: ours })
+}
+
+/// What the child does: clear close-on-exec on `to_clear`, exec.
+struct Exec<'a> {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    to_clear: &'a [RawFd],
+    /// The signal mask to exec with (the parent's), set by `start`.
+    mask: Option<libc::sigset_t>,
+}
+
+/// Starts the child that runs `exec`; returns its pid once it has exec'd
+/// (or died trying: it then exits with status 127).
+fn start(exec: &Exec<'_>) -> Result<libc::pid_t, String> {
+    // The child's own stack; its frames are small (a few system calls).
+    let mut stack = vec![0u128; 4096];
+    // SAFETY: sigset_t is plain data; the calls fill it.
+    let (mut all, mut mask) = unsafe { (std::mem::zeroed::<libc::sigset_t>(), std::mem::zeroed::<libc::sigset_t>()) };
+    // Every signal blocked from here to the child's exec: a handler of the
+    // program must not run in the child, which shares our memory.
+    // SAFETY: plain calls on local sets.
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut mask);
+    }
+    let exec = Exec { mask: Some(mask), ..*exec };
+    // SAFETY: the child runs `child` on its own stack with `exec`, which
+    // outlives it: CLONE_VFORK suspends this thread until the child has
+    // exec'd or exited. SIGCHLD: it is waited for like a forked child.
+    let pid = unsafe {
+        let top = stack.as_mut_ptr().add(stack.len()).cast::<c_void>();
+        libc::clone(child, top, libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD, (&exec as *const Exec<'_>).cast_mut().cast())
+    };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut()) };
+    drop(stack);
+    if pid < 0 {
+        return Err(format!("clone: {err}"));
+    }
+    Ok(pid)
+}
+
+/// The child, until its exec. It shares the parent's memory, so it writes
+/// none: only system calls (the runtime's wrappers of fcntl and the like
+/// are bypassed), and `_exit` without any exit handler.
+extern "C" fn child(arg: *mut c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Exec` `start` passed, alive while we run; the
+    // calls take pointers to it or to locals.
+    unsafe {
+        let e = &*(arg as *const Exec<'_>);
+        // Handlers are this process's own copy (no CLONE_SIGHAND): the
+        // program's become the default action before signals are
+        // unblocked for the exec, as posix_spawn does.
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=libc::SIGRTMAX() {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
+        for &fd in e.to_clear {
+            libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFD, 0);
+        }
+        if let Some(mask) = &e.mask {
+            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, mask as *const libc::sigset_t, std::ptr::null::<libc::sigset_t>(), 8);
+        }
+        libc::syscall(libc::SYS_execve, e.path, e.argv, e.envp);
+        libc::syscall(libc::SYS_exit_group, 127);
+    }
+    127
 }

@@ -205,8 +205,11 @@ fn transfer_counts(json: &Value) -> Value {
         .and_then(|st| st.iter().find(|s| s["stage"] == "transfer"))
         .map(|s| {
             let mut c = s["counts"].clone();
-            // Time is not a prediction.
-            c.as_object_mut().map(|o| o.remove("ms"));
+            // Time is not a prediction (nor is its split into phases).
+            if let Some(o) = c.as_object_mut() {
+                o.remove("ms");
+                o.remove("phases");
+            }
             c
         })
         .unwrap_or(Value::Null)

@@ -30,6 +30,12 @@ pub struct Region {
     span: AtomicUsize,
     fd: AtomicI32,
     private: AtomicBool,
+    /// The process whose memfd an adopted region maps (it is our parent
+    /// while alive: the update spawned us), 0 for none.
+    adopted_from: AtomicI32,
+    /// Another process may map the memfd privately and see its later
+    /// writes where it has not written itself: a fork child (or parent).
+    forked: AtomicBool,
 }
 
 fn last_error<T>() -> io::Result<T> {
@@ -97,7 +103,14 @@ fn memfd() -> io::Result<i32> {
 
 impl Region {
     pub const fn new() -> Region {
-        Region { base: AtomicUsize::new(0), span: AtomicUsize::new(0), fd: AtomicI32::new(-1), private: AtomicBool::new(false) }
+        Region {
+            base: AtomicUsize::new(0),
+            span: AtomicUsize::new(0),
+            fd: AtomicI32::new(-1),
+            private: AtomicBool::new(false),
+            adopted_from: AtomicI32::new(0),
+            forked: AtomicBool::new(false),
+        }
     }
 
     pub fn base(&self) -> usize {
@@ -152,6 +165,9 @@ impl Region {
     /// Makes an adopted mapping (see [`map_private`]) this region, which
     /// owns `fd` from now on.
     pub fn set_adopted(&self, base: usize, span: usize, fd: i32) {
+        // SAFETY: a plain system call.
+        self.adopted_from.store(unsafe { libc::getppid() }, Relaxed);
+        self.forked.store(false, Relaxed);
         self.fd.store(fd, Relaxed);
         self.private.store(true, Relaxed);
         self.base.store(base, Relaxed);
@@ -164,6 +180,8 @@ impl Region {
     /// any other memory). Stores racing with the remap are not lost: they
     /// either reached the memfd before, or fault after and copy from it.
     pub fn make_private(&self, len: usize) -> io::Result<()> {
+        // Parent and child both keep the memfd: neither may write it back.
+        self.forked.store(true, Relaxed);
         if self.private.load(Relaxed) || self.span() == 0 {
             return Ok(());
         }
@@ -183,6 +201,12 @@ impl Region {
     pub fn memfd_for_handover(&self, len: usize) -> io::Result<i32> {
         if !self.private.load(Relaxed) {
             return Ok(self.fd.load(Relaxed));
+        }
+        if self.memfd_is_ours_alone() {
+            // Only the pages this process wrote differ from its memfd.
+            if let Ok(fd) = self.write_back(len) {
+                return Ok(fd);
+            }
         }
         let fd = memfd()?;
         let copied = (|| {
@@ -213,6 +237,82 @@ impl Region {
             unsafe { libc::close(old) };
         }
         self.private.store(false, Relaxed);
+        Ok(fd)
+    }
+
+    /// Whether no other live process maps this adopted region's memfd: the
+    /// process it was adopted from has exited (we are no longer its
+    /// child), and no fork shared it since.
+    fn memfd_is_ours_alone(&self) -> bool {
+        let from = self.adopted_from.load(Relaxed);
+        // SAFETY: a plain system call.
+        from != 0 && !self.forked.load(Relaxed) && unsafe { libc::getppid() } != from && self.fd.load(Relaxed) >= 0
+    }
+
+    /// Makes a private region whose memfd is ours alone shared again, in
+    /// time proportional to what this process wrote: its own copies of
+    /// pages (`/proc/self/pagemap`: present and not file-backed, or
+    /// swapped out) are written into the memfd, then the memfd is mapped
+    /// shared over the range. Pages never written read as the memfd
+    /// already. Program threads must be stopped (the update quiesced).
+    fn write_back(&self, len: usize) -> io::Result<i32> {
+        const PAGE: usize = 4096;
+        // SAFETY: a plain system call.
+        if unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize != PAGE || !len.is_multiple_of(PAGE) {
+            return Err(io::Error::other("page size"));
+        }
+        let fd = self.fd.load(Relaxed);
+        let base = self.base();
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat into a local.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+            return last_error();
+        }
+        if (st.st_size as usize) < len && unsafe { libc::ftruncate(fd, len as i64) } != 0 {
+            return last_error();
+        }
+        let pagemap = std::fs::File::open("/proc/self/pagemap")?;
+        const PRESENT: u64 = 1 << 63;
+        const SWAPPED: u64 = 1 << 62;
+        const FILE: u64 = 1 << 61;
+        let pages = len / PAGE;
+        let mut entries = vec![0u64; 4096];
+        let mut run: Option<(usize, usize)> = None; // (first page, pages)
+        let flush = |run: &mut Option<(usize, usize)>| -> io::Result<()> {
+            if let Some((first, n)) = run.take() {
+                write_all_at(fd, base + first * PAGE, n * PAGE, first * PAGE)?;
+            }
+            Ok(())
+        };
+        let mut p = 0;
+        while p < pages {
+            let n = (pages - p).min(entries.len());
+            let buf = unsafe { std::slice::from_raw_parts_mut(entries.as_mut_ptr().cast::<u8>(), n * 8) };
+            read_exact_at(&pagemap, buf, ((base / PAGE + p) * 8) as u64)?;
+            for (k, &e) in entries[..n].iter().enumerate() {
+                let own = (e & PRESENT != 0 && e & FILE == 0) || e & SWAPPED != 0;
+                let page = p + k;
+                match (&mut run, own) {
+                    (Some((first, len)), true) if *first + *len == page => *len += 1,
+                    (_, true) => {
+                        flush(&mut run)?;
+                        run = Some((page, 1));
+                    }
+                    (_, false) => flush(&mut run)?,
+                }
+            }
+            p += n;
+        }
+        flush(&mut run)?;
+        // SAFETY: remaps our own committed range onto the same contents.
+        let m = unsafe { libc::mmap(base as *mut c_void, len, RW, MAP_SHARED | MAP_FIXED, fd, 0) };
+        if m == libc::MAP_FAILED {
+            // The private pages are still mapped and the memfd only holds
+            // more of the same: nothing lost, the caller copies instead.
+            return last_error();
+        }
+        self.private.store(false, Relaxed);
+        self.adopted_from.store(0, Relaxed);
         Ok(fd)
     }
 
@@ -249,4 +349,21 @@ impl Region {
         // SAFETY: the range is a block of this region nobody uses yet.
         !self.private.load(Relaxed) && unsafe { libc::madvise(addr as *mut c_void, len, libc::MADV_REMOVE) } == 0
     }
+}
+
+fn write_all_at(fd: i32, addr: usize, len: usize, off: usize) -> io::Result<()> {
+    let mut done = 0;
+    while done < len {
+        // SAFETY: reads our own committed mapping.
+        let n = unsafe { libc::pwrite(fd, (addr + done) as *const c_void, len - done, (off + done) as i64) };
+        if n <= 0 {
+            return last_error();
+        }
+        done += n as usize;
+    }
+    Ok(())
+}
+
+fn read_exact_at(f: &std::fs::File, buf: &mut [u8], off: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, off)
 }

@@ -18,6 +18,7 @@
 //! on several threads at once.
 
 mod alloc_sites;
+mod emit;
 mod embed;
 mod externals;
 mod invariants;
@@ -35,6 +36,8 @@ use anyhow::{bail, Context as _, Result};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use lucc_abi::fragment::{Fragment, FRAGMENT_VERSION};
+
+pub use emit::EmitOptions;
 
 /// What the passes need to know about the unit.
 #[derive(Debug, Clone)]
@@ -80,6 +83,32 @@ pub fn instrument_module(module: &Module<'_>, opts: &PassOptions) -> Result<Frag
         bail!("instrumented module of {} does not verify: {}", opts.source, e.to_string());
     }
     Ok(fragment)
+}
+
+/// What [`instrument_to_object`] produced.
+#[derive(Debug)]
+pub enum Emitted {
+    /// The object file is written.
+    Object(Fragment),
+    /// The unit is instrumented, but the backend reported a diagnostic or
+    /// failed: no usable object was written, clang should compile the
+    /// instrumented bitcode (and report what it finds) instead.
+    Declined(Fragment, String),
+}
+
+/// Reads bitcode from `input`, instruments it, optimises it at `emit`'s
+/// level and writes the object to `object`, all in this process. An error
+/// is an instrumentation error, as from [`instrument_bitcode_file`].
+pub fn instrument_to_object(input: &Path, object: &Path, opts: &PassOptions, emit: &EmitOptions) -> Result<Emitted> {
+    let context = Context::create();
+    let module = Module::parse_bitcode_from_path(input, &context)
+        .map_err(|e| anyhow::anyhow!("{}", e.to_string()))
+        .with_context(|| format!("reading bitcode {}", input.display()))?;
+    let fragment = instrument_module(&module, opts)?;
+    Ok(match emit::emit_object(&module, object, emit) {
+        Ok(()) => Emitted::Object(fragment),
+        Err(e) => Emitted::Declined(fragment, format!("{e:#}")),
+    })
 }
 
 /// Reads bitcode from `input`, instruments it and writes it to `output`.

@@ -18,6 +18,7 @@ use super::flags::{Category, Matched};
 use super::invocation::{Input, InputKind, Invocation, Item};
 use super::runner::Cmd;
 use super::toolchain::Toolchain;
+pub use lucc_passes::EmitOptions;
 
 use Category::*;
 
@@ -83,6 +84,89 @@ pub fn backend(tc: &Toolchain, inv: &Invocation, bitcode: &Path, object: &str) -
         object.to_string(),
     ]);
     Cmd { program: tc.clang.clone(), args }
+}
+
+/// The backend step in lucc's own process (`lucc_passes::instrument_to_object`)
+/// when every flag clang's backend would get has an effect the module
+/// already carries (function attributes and module flags the frontend wrote:
+/// `-fPIC`, `-march`, `-fstack-protector`...) or one [`EmitOptions`] holds;
+/// `None` sends the unit to clang's backend ([`backend`]), which knows
+/// every flag.
+pub fn in_process_backend(inv: &Invocation) -> Option<EmitOptions> {
+    let (opt_level, size_level) = match inv.opt.as_deref().unwrap_or("-O0") {
+        "-O0" => (0, 0),
+        "-O1" => (1, 0),
+        "-O2" => (2, 0),
+        "-O3" => (3, 0),
+        "-Os" => (2, 1),
+        "-Oz" => (2, 2),
+        // -O, -O4, -Ofast (fast-math options live in the backend too)
+        _ => return None,
+    };
+    let mut emit = EmitOptions { opt_level, size_level, ..EmitOptions::default() };
+    let mut debug_level_given = false;
+    for f in inv.flags() {
+        if !BACKEND_CATEGORIES.contains(&f.category) || f.category == Warning || is_g0(f) {
+            continue;
+        }
+        let word = f.words[0].as_str();
+        match word {
+            "-ffunction-sections" => emit.function_sections = true,
+            "-fno-function-sections" => emit.function_sections = false,
+            "-fdata-sections" => emit.data_sections = true,
+            "-fno-data-sections" => emit.data_sections = false,
+            // the last level wins, as in clang (-g0 never reaches the backend)
+            "-g" | "-g2" | "-g3" | "-ggdb" | "-ggdb2" | "-ggdb3" => emit.full_debug_info = true,
+            "-g1" | "-ggdb1" | "-gline-tables-only" => emit.full_debug_info = false,
+            // a DWARF version alone asks for full debug information too
+            "-gdwarf" | "-gdwarf-4" | "-gdwarf-5" if !debug_level_given => emit.full_debug_info = true,
+            w if f.words.len() == 1 && module_carries(f.category, w) => {}
+            _ => return None,
+        }
+        debug_level_given |= is_debug_level(word);
+    }
+    Some(emit)
+}
+
+fn is_debug_level(w: &str) -> bool {
+    matches!(w, "-g" | "-g1" | "-g2" | "-g3" | "-ggdb" | "-ggdb1" | "-ggdb2" | "-ggdb3" | "-gline-tables-only")
+}
+
+/// The categories of flags [`backend`] passes to clang.
+const BACKEND_CATEGORIES: &[Category] = &[Codegen, Debug, Warning, Assembler, Target, Verbose];
+
+/// Backend flags whose whole effect is in the frontend's module, or none.
+fn module_carries(category: Category, w: &str) -> bool {
+    const EXACT: &[&str] = &[
+        // relocation model: the module's PIC level
+        "-fPIC", "-fpic", "-fPIE", "-fpie", "-fno-PIC", "-fno-pic", "-fno-PIE", "-fno-pie",
+        // function attributes
+        "-fomit-frame-pointer", "-fno-omit-frame-pointer", "-fstack-protector", "-fstack-protector-strong",
+        "-fstack-protector-all", "-fno-stack-protector", "-fstack-clash-protection", "-fno-stack-clash-protection",
+        "-funwind-tables", "-fno-unwind-tables", "-fasynchronous-unwind-tables", "-fno-asynchronous-unwind-tables",
+        "-fexceptions", "-fno-exceptions", "-fno-plt", "-fplt", "-fsemantic-interposition",
+        "-fno-semantic-interposition", "-fno-delete-null-pointer-checks", "-mno-red-zone", "-mred-zone",
+        "-mstackrealign", "-momit-leaf-frame-pointer", "-mno-omit-leaf-frame-pointer", "-m64",
+        // the frontend's IR only
+        "-fstrict-aliasing", "-fno-strict-aliasing", "-fwrapv", "-fno-strict-overflow", "-fstrict-overflow",
+        "-fcommon", "-fno-common", "-fsigned-char", "-funsigned-char", "-fno-signed-char", "-fno-unsigned-char",
+        "-fmath-errno", "-fno-math-errno", "-fgnu89-inline", "-fno-gnu89-inline", "-fident", "-fno-ident",
+        // no code at all
+        "-pthread", "-pipe", "-fcolor-diagnostics", "-fno-color-diagnostics", "-fdiagnostics-color",
+        "-fno-diagnostics-color", "-Wa,--noexecstack",
+        // debug information: the module's debug metadata and flags
+        "-g", "-g1", "-g2", "-g3", "-ggdb", "-ggdb1", "-ggdb2", "-ggdb3", "-gdwarf", "-gdwarf-4", "-gdwarf-5",
+        "-gline-tables-only", "-gcolumn-info", "-gno-column-info",
+    ];
+    const PREFIXES: &[&str] = &[
+        "-fvisibility=", "-fdiagnostics-", "-fmessage-length=", "-fdebug-prefix-map=", "-ffile-prefix-map=",
+        "-fmacro-prefix-map=", "-fcf-protection", "-march=", "-mtune=", "-msse", "-mno-sse", "-mavx", "-mno-avx",
+        "-mpopcnt", "-mbmi", "-mfma", "-mlzcnt", "-maes", "-mpclmul", "--sysroot=", "--gcc-toolchain=",
+    ];
+    match category {
+        Codegen | Debug | Assembler | Target => EXACT.contains(&w) || PREFIXES.iter().any(|p| w.starts_with(p)),
+        _ => false,
+    }
 }
 
 /// A source lucc does not instrument, compiled by clang with the user's

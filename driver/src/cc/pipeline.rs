@@ -28,12 +28,20 @@ pub struct Settings {
     pub fallback: bool,
     /// `LUCC_NO_SIDECAR=1`: a program without a sidecar is acceptable.
     pub no_sidecar: bool,
+    /// `LUCC_CLANG_BACKEND=1`: clang compiles every instrumented unit to its
+    /// object, never lucc itself.
+    pub clang_backend: bool,
 }
 
 impl Settings {
     pub fn from_process() -> Settings {
         let on = |k: &str| std::env::var(k).map(|v| !v.is_empty() && v != "0").unwrap_or(false);
-        Settings { disable: on("LUCC_DISABLE"), fallback: on("LUCC_FALLBACK"), no_sidecar: on("LUCC_NO_SIDECAR") }
+        Settings {
+            disable: on("LUCC_DISABLE"),
+            fallback: on("LUCC_FALLBACK"),
+            no_sidecar: on("LUCC_NO_SIDECAR"),
+            clang_backend: on("LUCC_CLANG_BACKEND"),
+        }
     }
 }
 
@@ -168,7 +176,8 @@ impl Driver<'_> {
         }
     }
 
-    /// Steps (a), (b), (c) for one C translation unit.
+    /// Steps (a), (b), (c) for one C translation unit; (b) and (c) in this
+    /// process when the flags allow ([`commands::in_process_backend`]).
     fn compile_c(&self, inv: &Invocation, input: &Input, object: &str, tmp: &Path, n: usize, diag: &mut Diag) -> i32 {
         let stem = file_stem(&input.path);
         let raw = tmp.join(format!("{n}-{stem}.bc"));
@@ -179,7 +188,22 @@ impl Driver<'_> {
         }
         let source = absolute(&input.path);
         let start = Instant::now();
-        let bitcode = match self.steps.instrument(&raw, &instrumented, &source) {
+        let in_process = if self.settings.clang_backend { None } else { commands::in_process_backend(inv) };
+        let instrumented_ok = match in_process {
+            Some(emit) => match self.steps.instrument_to_object(&raw, Path::new(object), &instrumented, &source, &emit) {
+                Ok(None) => {
+                    lucc_log!("instrumented and compiled {} in {}", input.path, log::elapsed(start));
+                    return 0;
+                }
+                Ok(Some(why)) => {
+                    lucc_log!("clang compiles {}: the backend reported: {why}", input.path);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            None => self.steps.instrument(&raw, &instrumented, &source),
+        };
+        let bitcode = match instrumented_ok {
             Ok(()) => {
                 lucc_log!("instrumented {} in {}", input.path, log::elapsed(start));
                 &instrumented

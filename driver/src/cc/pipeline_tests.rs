@@ -32,6 +32,11 @@ struct FakeSteps {
     sidecars: Mutex<Vec<PathBuf>>,
     pass_fails: bool,
     sidecar_fails: bool,
+    /// The in-process backend writes the object (else it declines, as on a
+    /// backend diagnostic, and clang's backend runs).
+    emits: bool,
+    /// The options each in-process emission got.
+    emitted: Mutex<Vec<lucc_passes::EmitOptions>>,
 }
 
 impl Steps for FakeSteps {
@@ -41,6 +46,18 @@ impl Steps for FakeSteps {
             anyhow::bail!("unsupported construct");
         }
         Ok(())
+    }
+    fn instrument_to_object(
+        &self,
+        input: &Path,
+        _object: &Path,
+        bitcode: &Path,
+        source: &str,
+        emit: &lucc_passes::EmitOptions,
+    ) -> anyhow::Result<Option<String>> {
+        self.emitted.lock().unwrap().push(*emit);
+        self.instrument(input, bitcode, source)?;
+        Ok(if self.emits { None } else { Some("warning: loop not vectorized".into()) })
     }
     fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf> {
         self.sidecars.lock().unwrap().push(binary.to_path_buf());
@@ -241,4 +258,48 @@ fn compiles_sharing_a_dependency_file_are_detected() {
     assert!(shared("-c -MMD -MF all.d a.c b.c"));
     assert!(!shared("-c -MMD a.c b.c"));
     assert!(!shared("a.c b.c -o prog"));
+}
+
+#[test]
+fn the_backend_runs_in_process_when_the_flags_allow() {
+    let f = fixture();
+    let r = FakeRunner::default();
+    let s = FakeSteps { emits: true, ..Default::default() };
+    assert_eq!(run(&f, "-c -O2 -g -fPIC -Wall -ffunction-sections a.c b.c", Settings::default(), &r, &s), 0);
+    assert!(!cmds(&r).iter().any(|a| is_backend(a)), "no clang backend: {:?}", cmds(&r));
+    assert_eq!(cmds(&r).iter().filter(|a| is_frontend(a)).count(), 2);
+    let emitted = s.emitted.lock().unwrap();
+    assert_eq!(emitted.len(), 2);
+    assert!(emitted.iter().all(|e| e.opt_level == 2 && e.size_level == 0 && e.function_sections && !e.data_sections));
+}
+
+#[test]
+fn flags_the_module_does_not_carry_go_to_clangs_backend() {
+    for line in ["-c -O2 -fsanitize=address a.c", "-c -O2 -mllvm -x86-asm-syntax=intel a.c", "-c -Ofast a.c", "-c -v a.c"] {
+        let f = fixture();
+        let (r, s) = (FakeRunner::default(), FakeSteps { emits: true, ..Default::default() });
+        assert_eq!(run(&f, line, Settings::default(), &r, &s), 0, "{line}");
+        assert!(s.emitted.lock().unwrap().is_empty(), "{line}");
+        assert_eq!(cmds(&r).iter().filter(|a| is_backend(a)).count(), 1, "{line}");
+    }
+    // and LUCC_CLANG_BACKEND=1 asks for clang's backend whatever the flags
+    let f = fixture();
+    let (r, s) = (FakeRunner::default(), FakeSteps { emits: true, ..Default::default() });
+    let forced = Settings { clang_backend: true, ..Default::default() };
+    assert_eq!(run(&f, "-c -O2 a.c", forced, &r, &s), 0);
+    assert!(s.emitted.lock().unwrap().is_empty());
+    assert_eq!(cmds(&r).iter().filter(|a| is_backend(a)).count(), 1);
+}
+
+#[test]
+fn a_declining_backend_hands_the_instrumented_bitcode_to_clang() {
+    let f = fixture();
+    let r = FakeRunner::default();
+    let s = FakeSteps::default();
+    assert_eq!(run(&f, "-c -Os a.c", Settings::default(), &r, &s), 0);
+    assert_eq!(s.emitted.lock().unwrap().len(), 1);
+    let c = cmds(&r);
+    let backend = c.iter().find(|a| is_backend(a)).expect("clang's backend runs");
+    assert!(backend.iter().any(|w| w.ends_with(".lucc.bc")), "{backend:?}");
+    assert!(backend.windows(2).any(|w| w[0] == "-o" && w[1] == "a.o"), "{backend:?}");
 }

@@ -66,6 +66,19 @@ pub trait Steps: Sync {
     /// Instruments one translation unit's bitcode; `source` is the absolute
     /// path of its C file.
     fn instrument(&self, input: &Path, output: &Path, source: &str) -> anyhow::Result<()>;
+    /// Instruments one unit's bitcode and compiles it to `object` in this
+    /// process. `Ok(None)`: the object is written. `Ok(Some(why))`: the
+    /// backend declined (a diagnostic clang should report); the instrumented
+    /// bitcode is in `bitcode`, for clang. `Err`: instrumentation failed, as
+    /// with [`Steps::instrument`].
+    fn instrument_to_object(
+        &self,
+        input: &Path,
+        object: &Path,
+        bitcode: &Path,
+        source: &str,
+        emit: &lucc_passes::EmitOptions,
+    ) -> anyhow::Result<Option<String>>;
     /// Writes the sidecar of a freshly linked program.
     fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf>;
 }
@@ -79,6 +92,29 @@ impl Steps for RealSteps {
         let fragment = lucc_passes::instrument_bitcode_file(input, output, &opts)?;
         crate::lucc_log!("{source}: {} allocation sites, {} wrappers", fragment.sites.len(), fragment.wrappers.len());
         Ok(())
+    }
+
+    fn instrument_to_object(
+        &self,
+        input: &Path,
+        object: &Path,
+        bitcode: &Path,
+        source: &str,
+        emit: &lucc_passes::EmitOptions,
+    ) -> anyhow::Result<Option<String>> {
+        let opts = lucc_passes::PassOptions { source: source.to_string() };
+        match lucc_passes::instrument_to_object(input, object, &opts, emit)? {
+            lucc_passes::Emitted::Object(fragment) => {
+                crate::lucc_log!("{source}: {} allocation sites, {} wrappers", fragment.sites.len(), fragment.wrappers.len());
+                Ok(None)
+            }
+            lucc_passes::Emitted::Declined(_, why) => {
+                // the module was optimised in place: instrument afresh for clang
+                let _ = std::fs::remove_file(object);
+                self.instrument(input, bitcode, source)?;
+                Ok(Some(why))
+            }
+        }
     }
 
     fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf> {

@@ -117,6 +117,31 @@ impl Arena {
 
     /// After adoption: locks held in the old process at the moment of the
     /// handover are not held by anyone here.
+    /// In the new process of an update, right after adopting: the
+    /// committed memory past the first never-used unit holds nothing, but
+    /// is still the old process's memfd mapped copy-on-write, where a
+    /// first write costs a page of the memfd and a copy of it. Remapped as
+    /// plain anonymous memory, the blocks the transfer and the program
+    /// take there cost one zeroed page each, as in any process.
+    pub(super) fn detach_unused_tail(&self) {
+        let m = self.meta();
+        let from = m.units.bump.load(Relaxed) * UNIT;
+        let to = m.committed.load(Relaxed);
+        if from < to {
+            // SAFETY: never-used units of our own range: nothing lives there.
+            unsafe {
+                libc::mmap(
+                    (self.base() + from) as *mut libc::c_void,
+                    to - from,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+        }
+    }
+
     pub(super) fn reset_locks(&self) {
         let m = self.meta();
         m.units.lock.release();

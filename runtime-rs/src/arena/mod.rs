@@ -235,6 +235,7 @@ pub fn adopt_region(base: usize, len: usize, fd: i32) -> io::Result<()> {
     held.store(0, Ordering::Relaxed);
     A.region.set_adopted(base, SPAN, fd);
     A.reset_locks();
+    A.detach_unused_tail();
     STATE.store(USING_A, Ordering::Release);
     Ok(())
 }

@@ -109,8 +109,8 @@ type SiteMap = HashMap<u32, u32, BuildHasherDefault<SiteHasher>>;
 
 /// How many objects ahead of the one converted its successors' pointers
 /// are announced to the space (see `Space::prefetch`).
-const PREFETCH_FAR: usize = 16;
-const PREFETCH_NEAR: usize = 8;
+const PREFETCH_FAR: usize = 48;
+const PREFETCH_NEAR: usize = 24;
 
 /// Below this many objects the conversion runs on one thread: starting
 /// another would cost more than it saves.

@@ -456,9 +456,12 @@ impl Registry {
     /// registry of this process, and naming their own shard and slot.
     pub unsafe fn adopt_images(&self, images: &[ShardImage<'_>]) {
         assert_eq!(images.len(), SHARDS, "one image per shard");
+        let mut before = FILED_BEFORE_ADOPTION.lock().unwrap_or_else(|p| p.into_inner());
+        let before = before.get_or_insert_with(Vec::new);
         for (shard, img) in self.shards.iter().zip(images) {
             let mut s = shard.lock();
             let mine: Vec<*mut Header> = s.live_headers().collect();
+            before.extend(mine.iter().map(|&h| h as usize));
             // A page or more is worth a mapping of its own.
             let worth_mapping = img.slots.len() * 8 >= crate::update::state::PAGE;
             s.slots = match img.file {
@@ -478,6 +481,29 @@ impl Registry {
                 s.bytes += (*hdr).size();
             }
         }
+    }
+
+    /// The objects this process tracked before it adopted another's
+    /// registry (`adopt_images`: an update's new version, its own startup's
+    /// objects) and that are still live, without walking the adopted
+    /// millions. False (and nothing called) when no registry was adopted.
+    pub fn for_each_filed_before_adoption(&self, mut f: impl FnMut(&HeapObject)) -> bool {
+        let before = FILED_BEFORE_ADOPTION.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(before) = before.as_ref() else { return false };
+        for &h in before.iter() {
+            let hdr = h as *mut Header;
+            // SAFETY: headers of blocks this process allocated and, if
+            // freed since, still in a block of its arena (startup blocks
+            // are never unmapped before the transfer's settle step).
+            let (shard, index) = unsafe { ((*hdr).shard(), (*hdr).index as usize) };
+            let s = self.shards[shard].lock();
+            if s.slots.get(index) == Some(&h) {
+                // SAFETY: live, as its slot says.
+                let hd = unsafe { &*hdr };
+                f(&HeapObject { addr: Header::user(hdr) as usize, size: hd.size(), site: hd.site, offset: hd.offset() });
+            }
+        }
+        true
     }
 
     /// A copy of every live object.
@@ -514,6 +540,9 @@ impl Default for Registry {
 
 /// The program's registry.
 pub static GLOBAL: Registry = Registry::new();
+
+/// Headers `GLOBAL` held when it adopted an old process's registry.
+static FILED_BEFORE_ADOPTION: std::sync::Mutex<Option<Vec<usize>>> = std::sync::Mutex::new(None);
 
 /// Every live object of the program.
 pub fn for_each_object(f: impl FnMut(&HeapObject)) {

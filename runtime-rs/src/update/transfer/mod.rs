@@ -287,6 +287,51 @@ pub fn release_retired() {
     unsafe { heap::release_retired(&blocks) };
 }
 
+/// The plan of every allocation site of the old heap, once per site, and
+/// for each object the index of its site's entry.
+fn plan_sites(tr: &mut Transfer<'_>, objects: &[ObjectEntry]) -> Result<(Vec<SiteInfo>, Vec<u32>), String> {
+    let mut site_index = SiteMap::default();
+    let mut sites: Vec<SiteInfo> = Vec::new();
+    let mut of_site: Vec<u32> = Vec::with_capacity(objects.len());
+    // A program's objects come from a few sites, interleaved (an entry,
+    // its key string, the next entry...): a small direct-mapped cache in
+    // front of the map answers almost every object.
+    let mut recent: [Option<(u32, u32)>; 16] = [None; 16];
+    for o in objects {
+        let slot = (o.site as usize ^ (o.site >> 8) as usize) & 15;
+        if let Some((site, k)) = recent[slot] {
+            if site == o.site {
+                of_site.push(k);
+                continue;
+            }
+        }
+        let k = match site_index.get(&o.site) {
+            Some(&k) => k,
+            None => {
+                let plan = tr.site_plan(o.site).map_err(|e| e.to_string())?;
+                let info = plan.map(|p| tr.plan_info(p));
+                let k = sites.len() as u32;
+                sites.push(SiteInfo {
+                    site: o.site,
+                    plan,
+                    info,
+                    fixup_words: plan.filter(|_| info.is_some_and(|i| i.identical && i.fixups)).and_then(|p| tr.fixup_words(p)),
+                    prefetch_at: plan.filter(|_| info.is_some_and(|i| !i.identical)).and_then(|p| tr.first_pointer_offset(p)),
+                    retag_by_offset: false,
+                    retag_at: Vec::new(),
+                    retag: None,
+                    counts: TypeCount::default(),
+                });
+                site_index.insert(o.site, k);
+                k
+            }
+        };
+        recent[slot] = Some((o.site, k));
+        of_site.push(k);
+    }
+    Ok((sites, of_site))
+}
+
 /// `new_sc`: this binary's sidecar (`super::own_sidecar`), read once by
 /// the caller, which checks the transferred state against it afterwards.
 pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc: &Sidecar) -> Result<TransferCounts, String> {
@@ -329,50 +374,21 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     let new_rodata: Vec<(u64, &[u8])> =
         img.segments.iter().filter(|s| !s.writable).map(|s| (s.addr, slice(s.addr, s.len))).collect();
     let old_rodata = old_segs.iter().filter(|s| !s.writable).collect();
-    let mut space = Space::new(objects, (a.base, a.len), old_rodata, new_rodata);
-    clock.lap("index objects");
     let mut tr = Transfer::new(&old_sc, &new_sc, &transform, Biases { old: old_bias, new: img.bias }).map_err(|e| e.to_string())?;
-
-    // 2. Plans, once per site; objects name their site by index.
-    let mut site_index = SiteMap::default();
-    let mut sites: Vec<SiteInfo> = Vec::new();
-    let mut of_site: Vec<u32> = Vec::with_capacity(objects.len());
-    // A program's objects come from a few sites, interleaved (an entry,
-    // its key string, the next entry...): a small direct-mapped cache in
-    // front of the map answers almost every object.
-    let mut recent: [Option<(u32, u32)>; 16] = [None; 16];
-    for o in objects {
-        let slot = (o.site as usize ^ (o.site >> 8) as usize) & 15;
-        if let Some((site, k)) = recent[slot] {
-            if site == o.site {
-                of_site.push(k);
-                continue;
-            }
-        }
-        let k = match site_index.get(&o.site) {
-            Some(&k) => k,
-            None => {
-                let plan = tr.site_plan(o.site).map_err(|e| e.to_string())?;
-                let info = plan.map(|p| tr.plan_info(p));
-                let k = sites.len() as u32;
-                sites.push(SiteInfo {
-                    site: o.site,
-                    plan,
-                    info,
-                    fixup_words: plan.filter(|_| info.is_some_and(|i| i.identical && i.fixups)).and_then(|p| tr.fixup_words(p)),
-                    prefetch_at: plan.filter(|_| info.is_some_and(|i| !i.identical)).and_then(|p| tr.first_pointer_offset(p)),
-                    retag_by_offset: false,
-                    retag_at: Vec::new(),
-                    retag: None,
-                    counts: TypeCount::default(),
-                });
-                site_index.insert(o.site, k);
-                k
-            }
-        };
-        recent[slot] = Some((o.site, k));
-        of_site.push(k);
-    }
+    // 2. The address index of the old heap and the plans of its sites,
+    // side by side on a large heap (both only read the object list).
+    let (space, planned) = if objects.len() >= PARALLEL_MIN_OBJECTS {
+        std::thread::scope(|sc| {
+            let index = sc.spawn(|| Space::new(objects, (a.base, a.len), old_rodata, new_rodata));
+            let planned = plan_sites(&mut tr, objects);
+            (index.join().map_err(|_| "indexing the old heap failed".to_string()), planned)
+        })
+    } else {
+        (Ok(Space::new(objects, (a.base, a.len), old_rodata, new_rodata)), plan_sites(&mut tr, objects))
+    };
+    let mut space = space?;
+    let (mut sites, of_site) = planned?;
+    clock.lap("index objects, plan sites");
     let old_var = |addr: u64, len: u64| -> Result<&[u8], String> {
         old_segs
             .iter()
@@ -381,7 +397,6 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
             .ok_or_else(|| format!("old variable at {addr:#x} is outside the old program's data"))
     };
     let vars = tr.variables().to_vec();
-    clock.lap("plan sites");
 
     // 3. Where changed objects go: in place when the new value fits the
     // block (its real capacity: the arena rounds blocks up), else a new

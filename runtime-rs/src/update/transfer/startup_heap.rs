@@ -116,11 +116,17 @@ fn settle_from(roots: &[(u64, u64)], marker: u64) -> Result<Settled, String> {
     let mut objs: Vec<HeapObject> = Vec::new();
     // Headers lie just below their objects: an object of range B has its
     // header in it (an over-aligned block's header is inside the block).
-    crate::registry::GLOBAL.for_each_object_in(b_base as usize, b_end as usize, |o| {
+    let mut in_b = |o: &HeapObject| {
         if (o.addr as u64) >= b_base && (o.addr as u64) < b_end {
             objs.push(*o);
         }
-    });
+    };
+    // The startup's objects were all tracked before the old registry was
+    // adopted (allocations go to range A since): those alone, not a walk
+    // of every adopted slot.
+    if !crate::registry::GLOBAL.for_each_filed_before_adoption(&mut in_b) {
+        crate::registry::GLOBAL.for_each_object_in(b_base as usize, b_end as usize, in_b);
+    }
     objs.sort_unstable_by_key(|o| o.addr);
     let n = objs.len();
     let mut m = Mover { objs, new_of: vec![0; n], queue: Vec::new() };

@@ -13,7 +13,8 @@
 //! | `invocation.rs` | the typed command line, cc's output names |
 //! | `commands.rs` | the clang command line of each step |
 //! | `pipeline.rs` | running the steps, pass-through, link, sidecar |
-//! | `runner.rs` | the seam to processes, the pass and the sidecar writer |
+//! | `runner.rs` | the seam to processes, the pass, the sidecar writer and the runtime's pre-linking |
+//! | `prelink.rs` | the runtime archive linked once into the object programs link |
 //! | `toolchain.rs` | finding clang 14, the runtime archive, `lucc.h` |
 
 use std::ffi::OsString;
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod flags;
 pub mod invocation;
 pub mod pipeline;
+pub mod prelink;
 pub mod response;
 pub mod runner;
 pub mod toolchain;

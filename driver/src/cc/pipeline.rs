@@ -235,7 +235,12 @@ impl Driver<'_> {
             );
             return 1;
         }
-        let code = self.exec(&commands::link(self.tc, inv, &objects));
+        let code = if inv.library {
+            self.exec(&commands::link(self.tc, inv, &objects))
+        } else {
+            let tc = Toolchain { runtime: self.steps.runtime_for_link(self.tc), ..self.tc.clone() };
+            self.exec(&commands::link(&tc, inv, &objects))
+        };
         if code != 0 || inv.library {
             return code;
         }

@@ -37,6 +37,10 @@ struct FakeSteps {
     emits: bool,
     /// The options each in-process emission got.
     emitted: Mutex<Vec<lucc_passes::EmitOptions>>,
+    /// What stands for the runtime archive on the link line (else the
+    /// archive itself), and how often it was asked for.
+    prelinked: Option<PathBuf>,
+    runtime_asked: Mutex<usize>,
 }
 
 impl Steps for FakeSteps {
@@ -65,6 +69,10 @@ impl Steps for FakeSteps {
             anyhow::bail!("no DWARF");
         }
         Ok(binary.with_extension("lumap"))
+    }
+    fn runtime_for_link(&self, tc: &Toolchain) -> PathBuf {
+        *self.runtime_asked.lock().unwrap() += 1;
+        self.prelinked.clone().unwrap_or_else(|| tc.runtime.clone())
     }
 }
 
@@ -163,6 +171,23 @@ fn link_of_objects_only_still_gets_the_runtime() {
     must_have(&c[0], &f.tc.runtime.display().to_string());
     assert_eq!(c[0][..2], ["a.o".to_string(), "b.o".to_string()]);
     assert_eq!(*s.sidecars.lock().unwrap(), vec![PathBuf::from("a.out")]);
+}
+
+#[test]
+fn program_links_name_the_prelinked_runtime_libraries_none() {
+    let f = fixture();
+    let s = FakeSteps { prelinked: Some("/cache/liblucc_rt.0123.prelinked.o".into()), ..Default::default() };
+    let r = FakeRunner::default();
+    assert_eq!(run(&f, "a.o -o prog", Settings::default(), &r, &s), 0);
+    let c = cmds(&r);
+    must_have(&c[0], "/cache/liblucc_rt.0123.prelinked.o");
+    assert!(!c[0].contains(&f.tc.runtime.display().to_string()), "{c:?}");
+    assert_eq!(*s.runtime_asked.lock().unwrap(), 1);
+
+    let r = FakeRunner::default();
+    assert_eq!(run(&f, "-shared a.o -o libx.so", Settings::default(), &r, &s), 0);
+    assert!(!cmds(&r)[0].iter().any(|w| w.contains("liblucc_rt")));
+    assert_eq!(*s.runtime_asked.lock().unwrap(), 1, "a library link does not pre-link the runtime");
 }
 
 #[test]

@@ -81,6 +81,9 @@ pub trait Steps: Sync {
     ) -> anyhow::Result<Option<String>>;
     /// Writes the sidecar of a freshly linked program.
     fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf>;
+    /// What a program's link names for the runtime archive: its pre-linked
+    /// object, or the archive itself (`prelink.rs`).
+    fn runtime_for_link(&self, tc: &super::Toolchain) -> PathBuf;
 }
 
 /// lucc's passes and sidecar writer.
@@ -119,5 +122,9 @@ impl Steps for RealSteps {
 
     fn write_sidecar(&self, binary: &Path) -> anyhow::Result<PathBuf> {
         crate::sidecar::write_for_binary(binary)
+    }
+
+    fn runtime_for_link(&self, tc: &super::Toolchain) -> PathBuf {
+        super::prelink::runtime_for_link(&tc.clang, &tc.runtime)
     }
 }

@@ -24,7 +24,8 @@ every repetition so machine noise falls on both:
 and under both, the floor: one memcpy of the table's bytes into memory never
 touched before (bench/programs/pause/memcpy_floor.c, clang -O2).
 
-Sizes: N = 1k, 100k, 1M (--full adds 10M and a 300 s update deadline;
+Sizes: N = 1k, 100k, 1M and 10M (10M entries: 20M heap objects, ~0.6 GB
+of heap; at most 3 repetitions there unless --full; a 300 s update deadline;
 --quick: 1k, one repetition).
 Prints a table, writes bench/out/pause.json; exits 1 if an update or a
 restart failed (the failure, with lucc's reason, is in the JSON).
@@ -53,6 +54,8 @@ STAGES = ("request", "quiesce", "spawn", "startup", "transfer", "ttst", "commit"
 # the invariant check off (--no-check), as it runs by default (checked),
 # and with the round trip through the old version (--ttst).
 SAFETY = (("no_check", ["--no-check"]), ("ttst", ["--ttst"]))
+# Repetitions at N = 10M unless --full.
+BIG_REPS = 3
 # Generating or loading 10M entries takes seconds; a server that has not
 # printed its port by then is broken, not slow.
 STARTUP_TIMEOUT_S = 120
@@ -485,7 +488,7 @@ def print_table(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N=1k only, 1 repetition (CI smoke)")
-    ap.add_argument("--full", action="store_true", help="also N=10M")
+    ap.add_argument("--full", action="store_true", help="every repetition at N=10M too (default: at most 3 there)")
     ap.add_argument("--sizes", type=int, nargs="+", help="entry counts (overrides the defaults)")
     ap.add_argument("--reps", type=int, help="repetitions (default 5, --quick 1)")
     ap.add_argument("--lucc", default=default_lucc(), help="lucc binary (env LUCC)")
@@ -501,9 +504,8 @@ def main():
     reps = args.reps or (1 if args.quick else 5)
     # The deadline covers spawn and transfer; at 10M entries they outlast
     # lucc's default, and what would be measured is the deadline.
-    update_timeout = args.update_timeout or (300 if args.full else None)
-    sizes = args.sizes or ([1000] if args.quick else
-                           [1000, 100_000, 1_000_000] + ([10_000_000] if args.full else []))
+    sizes = args.sizes or ([1000] if args.quick else [1000, 100_000, 1_000_000, 10_000_000])
+    update_timeout = args.update_timeout or (300 if max(sizes) >= 10_000_000 else None)
     try:
         lucc, ref_cc = resolve(args.lucc), resolve(args.ref_cc)
     except BenchError as e:
@@ -527,9 +529,12 @@ def main():
             sizes = []
         for entries in sizes:
             runs = []
+            # A repetition at 10M takes most of a minute (generating the
+            # table, saving and loading it, two updates).
+            size_reps = reps if args.full or entries < 10_000_000 else min(reps, BIG_REPS)
             try:
-                for rep in range(reps):
-                    print(f"pause: N={entries} repetition {rep + 1}/{reps} ...",
+                for rep in range(size_reps):
+                    print(f"pause: N={entries} repetition {rep + 1}/{size_reps} ...",
                           file=sys.stderr, flush=True)
                     restart = measure_restart(bins, entries, work)
                     update = measure_update(bins, lucc, entries, work, update_timeout)

@@ -168,11 +168,9 @@ pub(super) fn at_first_point() {
     let own_sc = crate::startup::as_runtime(super::own_sidecar).unwrap_or_else(|e| fail(fd, format!("state transfer: {e}")));
     let sidecar_us = t.elapsed().as_micros() as u64;
     let mut counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena, &own_sc));
-    let t = std::time::Instant::now();
-    drop((inh.blob, inh.old_build_id));
+    transfer::unmap_after_commit(inh.blob);
     if let Ok(c) = &mut counts {
         c.phases.insert(0, lucc_abi::control::Phase { name: "own type map".into(), us: sidecar_us });
-        c.phases.push(lucc_abi::control::Phase { name: "unmap state image".into(), us: t.elapsed().as_micros() as u64 });
     }
     if counts.is_ok() {
         inject(fd, fault, FaultPoint::Transfer, Some(&own_sc));

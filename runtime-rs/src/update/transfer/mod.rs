@@ -279,9 +279,20 @@ fn slice_mut<'m>(addr: u64, len: u64) -> &'m mut [u8] {
 /// freed once the update committed.
 static RETIRED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
 
-/// Frees what the transfer retired: run by the control thread after
-/// commit, next to the program (whose first answers it does not delay).
+/// The old process's state image, unmapped after commit: tearing down the
+/// mapping of a large image takes milliseconds the pause need not pay.
+static SPENT_IMAGE: std::sync::Mutex<Option<Blob>> = std::sync::Mutex::new(None);
+
+/// Keeps the state image until [`release_retired`].
+pub fn unmap_after_commit(blob: Blob) {
+    *SPENT_IMAGE.lock().unwrap_or_else(|p| p.into_inner()) = Some(blob);
+}
+
+/// Frees what the transfer retired and unmaps the state image: run by the
+/// control thread after commit, next to the program (whose first answers
+/// it does not delay).
 pub fn release_retired() {
+    drop(SPENT_IMAGE.lock().unwrap_or_else(|p| p.into_inner()).take());
     let blocks = std::mem::take(&mut *RETIRED.lock().unwrap_or_else(|p| p.into_inner()));
     // SAFETY: each was retired once, and nothing refers to it.
     unsafe { heap::release_retired(&blocks) };

@@ -388,6 +388,15 @@ impl Registry {
         Some(Removed { size: h.size(), site: h.site, offset: h.offset(), aligned: h.is_aligned() })
     }
 
+    /// Whether `hdr` is the header of a live block of this registry.
+    ///
+    /// # Safety
+    /// The 16 bytes at `hdr` are readable.
+    pub unsafe fn tracks(&self, hdr: *mut Header) -> bool {
+        let (shard, index) = ((*hdr).shard(), std::ptr::read_volatile(std::ptr::addr_of!((*hdr).index)) as usize);
+        self.shards[shard].lock().slots.get(index) == Some(&(hdr as usize))
+    }
+
     /// Attributes the thread's last block to `site` if `p` lies in it.
     pub fn retag(&self, p: usize, site: u32, last: &LastSlot) -> bool {
         if !last.covers(p) || p - last.user > MAX_OFFSET {

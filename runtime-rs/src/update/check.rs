@@ -195,6 +195,33 @@ impl Starts for [u64] {
     }
 }
 
+/// Where a checker finds the live blocks.
+enum Source {
+    /// This process's registry.
+    Live,
+    /// Given starts (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Listed(Vec<u64>),
+}
+
+/// The live block of this process whose user pointer is `p`, answered by
+/// the registry alone (its header names its slot): most pointers point at
+/// the start of a block, and checking a few of them need not index
+/// millions.
+fn live_block_starting_at(p: u64) -> Option<Block> {
+    if !p.is_multiple_of(16) || !crate::arena::owns(p as usize) {
+        return None;
+    }
+    let hdr = Header::of_user(p as *mut u8);
+    // SAFETY: inside the arena's range, 16 bytes below a 16-aligned
+    // address past its start: mapped memory; the registry decides.
+    if !unsafe { crate::registry::GLOBAL.tracks(hdr) } {
+        return None;
+    }
+    // SAFETY: a live block starts at `p`.
+    Some(unsafe { Block::at(p) })
+}
+
 /// Heap blocks start 16-byte aligned (the runtime's header keeps malloc's
 /// alignment), so one bit per 16 bytes marks every start.
 const GRANULE_SHIFT: u32 = 4;
@@ -403,7 +430,13 @@ pub struct Checker<'s> {
     bias: u64,
     /// Read-only data of this process (string literals).
     rodata: Vec<(u64, u64)>,
-    heap: Heap,
+    /// Where the blocks are listed, and their index, built on first need:
+    /// a check with little to walk and only pointers to the starts of
+    /// blocks (answered by the registry) never builds it.
+    source: Source,
+    heap: std::sync::OnceLock<Heap>,
+    /// What the transfer knows of the heap's sites, when it does.
+    census: Option<Census>,
     /// Site id -> its slot in `sites`; a site the sidecar does not know
     /// has none.
     slots: IdMap<u32, usize>,
@@ -422,8 +455,7 @@ impl<'s> Checker<'s> {
     /// `bias`: this process's load bias; `rodata`: its read-only data
     /// segments (start, length); `blocks`: where its live heap blocks
     /// start (each with the runtime's header in front).
-    fn new(sc: &'s Sidecar, bias: u64, rodata: Vec<(u64, u64)>, blocks: &(impl Starts + ?Sized)) -> Checker<'s> {
-        let heap = Heap::build(blocks);
+    fn new(sc: &'s Sidecar, bias: u64, rodata: Vec<(u64, u64)>, source: Source) -> Checker<'s> {
         // Every site the sidecar finds by its id, resolved once; their
         // objects' plans are compiled before the walk (which may be shared
         // by threads).
@@ -470,7 +502,9 @@ impl<'s> Checker<'s> {
             sc,
             bias,
             rodata,
-            heap,
+            source,
+            heap: std::sync::OnceLock::new(),
+            census: None,
             slots,
             sites,
             fields,
@@ -620,10 +654,23 @@ impl<'s> Checker<'s> {
         (!ok).then(|| if signed { sext.to_string() } else { raw.to_string() })
     }
 
+    /// The index of the live blocks, built on first use.
+    fn heap(&self) -> &Heap {
+        self.heap.get_or_init(|| match &self.source {
+            Source::Live => Heap::build(&LiveHeap),
+            Source::Listed(starts) => Heap::build(starts.as_slice()),
+        })
+    }
+
     /// The live heap block that holds `p` (one past its end too).
     #[inline]
     fn block_at(&self, p: u64) -> Option<Block> {
-        let start = self.heap.start_at_or_below(p)?;
+        if matches!(self.source, Source::Live) && self.heap.get().is_none() {
+            if let Some(b) = live_block_starting_at(p) {
+                return Some(b);
+            }
+        }
+        let start = self.heap().start_at_or_below(p)?;
         // SAFETY: the registry listed a live block starting there, and the
         // program is stopped at its update point: nothing frees it (the
         // walk reads the objects themselves on the same grounds).
@@ -756,29 +803,67 @@ impl<'s> Checker<'s> {
     /// Every live heap object of a typed site whose type has invariants;
     /// a block larger than its type is an array of it.
     pub fn check_objects(&mut self) {
-        let threads = if self.heap.count() >= PARALLEL_MIN { 2 } else { 1 };
+        let Some(walk_all) = self.plan_sites() else {
+            // No header read, no index built.
+            return;
+        };
+        if !walk_all {
+            // Only sites the transfer listed every object of: those.
+            let mut few = self.census.as_ref().map(|c| c.few.clone()).unwrap_or_default();
+            few.sort_unstable();
+            few.dedup();
+            let mut out = std::mem::take(&mut self.out);
+            for start in few {
+                self.check_block(start, &mut out);
+            }
+            self.out = out;
+            return;
+        }
+        let threads = if self.heap().count() >= PARALLEL_MIN { 2 } else { 1 };
         self.check_objects_in(threads);
+    }
+
+    /// Decides what each site's objects need: `None` when no site a live
+    /// object can carry needs anything, `Some(true)` when the heap must be
+    /// walked, `Some(false)` when the census's short list will do.
+    fn plan_sites(&mut self) -> Option<bool> {
+        let mut walk = false;
+        let mut walk_all = false;
+        for s in 0..self.sites.len() {
+            let check = self.site_check(self.sites[s].ty);
+            self.sites[s].check = check;
+            if !matches!(check, SiteCheck::Walk(..)) {
+                continue;
+            }
+            let id = self.sites[s].id;
+            match &self.census {
+                None => return Some(true).inspect(|_| self.plan_rest(s + 1)),
+                Some(c) if c.many.binary_search(&id).is_ok() => {
+                    walk = true;
+                    walk_all = true;
+                }
+                Some(c) if c.few_sites.binary_search(&id).is_ok() => walk = true,
+                Some(_) => {}
+            }
+        }
+        walk.then_some(walk_all)
+    }
+
+    fn plan_rest(&mut self, from: usize) {
+        for s in from..self.sites.len() {
+            self.sites[s].check = self.site_check(self.sites[s].ty);
+        }
     }
 
     /// [`Checker::check_objects`] by `threads` threads, each on a run of
     /// the heap and with its own outcome; the outcomes are merged in
     /// address order, so the violations shown are the same.
     fn check_objects_in(&mut self, threads: usize) {
-        let mut walked = false;
-        for s in 0..self.sites.len() {
-            let check = self.site_check(self.sites[s].ty);
-            walked |= matches!(check, SiteCheck::Walk(..));
-            self.sites[s].check = check;
-        }
-        if !walked {
-            // No header read either.
-            return;
-        }
         let this = &*self;
         // Runs of as many blocks are not as much work (a run of blocks
         // without invariants is only their headers), so the threads take
         // many runs each, as they come, rather than one half each.
-        let parts = this.heap.parts(if threads > 1 { threads * PARTS_PER_THREAD } else { 1 });
+        let parts = this.heap().parts(if threads > 1 { threads * PARTS_PER_THREAD } else { 1 });
         let next = AtomicUsize::new(0);
         let work = || {
             let mut done = Vec::new();
@@ -807,9 +892,15 @@ impl<'s> Checker<'s> {
     }
 
     fn check_part(&self, part: Part) -> Outcome {
-        let sc = self.sc;
         let mut out = Outcome::default();
-        self.heap.for_each_in(part, |start| {
+        self.heap().for_each_in(part, |start| self.check_block(start, &mut out));
+        out
+    }
+
+    /// The objects of the live block starting at `start`, by its site.
+    fn check_block(&self, start: u64, out: &mut Outcome) {
+        let sc = self.sc;
+        {
             // SAFETY: as in `block_at`.
             let o = unsafe { Block::at(start) };
             let Some(&slot) = self.slots.get(&o.site) else { return };
@@ -828,10 +919,9 @@ impl<'s> Checker<'s> {
                         format!("{tname} at {at:#x}")
                     }
                 };
-                self.walk(plan, at, extent - k * tsize, &String::new, &object, &mut out);
+                self.walk(plan, at, extent - k * tsize, &String::new, &object, out);
             }
-        });
-        out
+        }
     }
 
     pub fn finish(self) -> Outcome {
@@ -841,16 +931,34 @@ impl<'s> Checker<'s> {
 
 /// The check of this process's state, as the update runs it after the
 /// transfer: this binary's sidecar, its image, its live heap objects.
-pub fn run(sc: &Sidecar) -> Result<Outcome, String> {
+///
+/// `census`: when the transfer knows it, which sites its live objects
+/// carry, and every object of the sites that have few: a release that
+/// changed one small object need not read every header of the heap.
+pub fn run(sc: &Sidecar, census: Option<Census>) -> Result<Outcome, String> {
     if sc.invariants.is_none() {
         return Ok(Outcome::default());
     }
     let img = super::image::main_image();
     let rodata = img.segments.iter().filter(|s| !s.writable).map(|s| (s.addr, s.len)).collect();
-    let mut c = Checker::new(sc, img.bias, rodata, &LiveHeap);
+    let mut c = Checker::new(sc, img.bias, rodata, Source::Live);
+    c.census = census;
     c.check_variables();
     c.check_objects();
     Ok(c.finish())
+}
+
+/// What the transfer knows of the sites of the heap it leaves: the sites
+/// with many objects, and the sites with few together with the user
+/// pointers of all their objects (and of the startup's objects it kept).
+/// Every live object's block carries a site of `many` or is in `few`.
+#[derive(Debug, Default, Clone)]
+pub struct Census {
+    /// Sorted.
+    pub many: Vec<u32>,
+    /// Sorted.
+    pub few_sites: Vec<u32>,
+    pub few: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -989,7 +1097,7 @@ mod tests {
             let (p, m) = (self.pool.as_ptr() as u64, self.mode.as_ptr() as u64);
             let sc = sidecar(p, m, cb);
             // One block of site 9 holding two conns: an array.
-            let mut c = Checker::new(&sc, 0, vec![], self.heap.starts().as_slice());
+            let mut c = Checker::new(&sc, 0, vec![], Source::Listed(self.heap.starts()));
             c.check_variables();
             c.check_objects();
             c.finish()
@@ -1038,7 +1146,7 @@ mod tests {
         sc.invariants.as_mut().unwrap().fields.clear();
         sc.invariants.as_mut().unwrap().variables.clear();
         // Addresses that would fault if read: nothing is.
-        let mut c = Checker::new(&sc, 0, vec![], [8u64].as_slice());
+        let mut c = Checker::new(&sc, 0, vec![], Source::Listed(vec![8u64]));
         c.check_variables();
         c.check_objects();
         let out = c.finish();
@@ -1106,6 +1214,46 @@ mod tests {
     /// Split between threads, the check sees the same violations, shows
     /// the same first ones (the lowest addresses) and counts the same.
     #[test]
+    fn a_census_lets_the_check_read_only_what_it_lists() {
+        let n = 300;
+        let mut heap = Blocks::new(n, 24, 48);
+        for i in 0..n {
+            conn(heap.bytes(i), 0, (i % 4) as i32, 0, 0, 0x1000);
+        }
+        conn(heap.bytes(7), 0, 4, 0, 0, 0x1000);
+        conn(heap.bytes(250), 0, 8, 0, 0, 0x1000);
+        let pool = vec![0u8; 48];
+        let mode = [0u8; 4];
+        let sc = sidecar(pool.as_ptr() as u64, mode.as_ptr() as u64, 0x1000);
+        let starts = heap.starts();
+        let check = |census: Option<Census>| {
+            let mut c = Checker::new(&sc, 0, vec![], Source::Listed(starts.clone()));
+            c.census = census;
+            c.check_variables();
+            c.check_objects();
+            let built = c.heap.get().is_some();
+            (c.finish(), built)
+        };
+        let (full, _) = check(None);
+        assert_eq!(full.violation_count, 2, "{:?}", full.message());
+        // Every block of the conn site (9) listed, in any order: the same
+        // verdicts, and no index of the heap built.
+        let few = Census { many: vec![], few_sites: vec![9], few: starts.iter().rev().copied().collect() };
+        let (listed, built) = check(Some(few));
+        assert_eq!((listed.message(), listed.checked), (full.message(), full.checked));
+        assert!(!built, "a listed census needs no index of the heap");
+        // The site among those with many objects: the heap is walked.
+        let (walked, built) = check(Some(Census { many: vec![9], ..Census::default() }));
+        assert_eq!((walked.message(), walked.checked), (full.message(), full.checked));
+        assert!(built);
+        // No live object of a site with invariants: no object is read.
+        let (none, built) = check(Some(Census { many: vec![12345], ..Census::default() }));
+        assert_eq!(none.violation_count, 0);
+        assert_eq!(none.checked, full.checked - 4 * n as u64, "only the variables");
+        assert!(!built);
+    }
+
+    #[test]
     fn threads_show_the_same_violations() {
         let n = 4000;
         let mut heap = Blocks::new(n, 24, 48);
@@ -1129,9 +1277,10 @@ mod tests {
         let sc = sidecar(pool.as_ptr() as u64, mode.as_ptr() as u64, 0x1000);
         let starts = heap.starts();
         let check = |threads| {
-            let mut c = Checker::new(&sc, 0, vec![], starts.as_slice());
-            assert!(matches!(c.heap, Heap::Bitmap { .. }));
+            let mut c = Checker::new(&sc, 0, vec![], Source::Listed(starts.clone()));
+            assert!(matches!(c.heap(), Heap::Bitmap { .. }));
             c.check_variables();
+            assert_eq!(c.plan_sites(), Some(true), "the pool's sites have invariants");
             c.check_objects_in(threads);
             c.finish()
         };

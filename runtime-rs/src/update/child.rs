@@ -167,7 +167,12 @@ pub(super) fn at_first_point() {
     let t = std::time::Instant::now();
     let own_sc = crate::startup::as_runtime(super::own_sidecar).unwrap_or_else(|e| fail(fd, format!("state transfer: {e}")));
     let sidecar_us = t.elapsed().as_micros() as u64;
-    let mut counts = crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena, &own_sc));
+    let (mut counts, census) = match crate::startup::as_runtime(|| transfer::run(&inh.blob, &inh.old_build_id, inh.arena, &own_sc)) {
+        Ok((c, census)) => (Ok(c), census),
+        Err(e) => (Err(e), None),
+    };
+    // An injected fault may leave objects the census does not name.
+    let census = census.filter(|_| fault.is_none());
     transfer::unmap_after_commit(inh.blob);
     if let Ok(c) = &mut counts {
         c.phases.insert(0, lucc_abi::control::Phase { name: "own type map".into(), us: sidecar_us });
@@ -182,7 +187,7 @@ pub(super) fn at_first_point() {
             // version) is checked by nobody: the forward state already was.
             if !inh.no_check && !matches!(duty, Some(ttst::Duty::Compare { .. })) {
                 let t = std::time::Instant::now();
-                match check::run(&own_sc) {
+                match check::run(&own_sc, census.clone()) {
                     Ok(out) => match out.message() {
                         Some(m) => fail(fd, m),
                         None => {

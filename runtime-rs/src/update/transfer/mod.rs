@@ -30,6 +30,7 @@ use lucc_abi::control::{ArenaHandover, TransferCounts, TypeCount};
 use lucc_abi::sidecar::Sidecar;
 use lucc_transfer::{Biases, Class, HeapFate, PlanId, PlanInfo, PointerSpace, Transfer, Transform, Worker};
 
+use super::check::Census;
 use super::phases::Phases;
 use super::{callbacks, image};
 use super::state::{Blob, ObjectEntry, TAG_MEMORY, TAG_SIDECAR, TAG_TRANSFORM};
@@ -82,6 +83,9 @@ struct SiteInfo {
     retag_at: Vec<(i64, u32)>,
     retag: Option<u32>,
     counts: TypeCount,
+    /// The indices of its objects while it has few (`FEW_OBJECTS`), for
+    /// the invariant check's census; `None` once it has more.
+    few: Option<Vec<u32>>,
 }
 
 /// Site ids are hashes already: a multiply spreads them enough.
@@ -118,6 +122,8 @@ const PARALLEL_MIN_OBJECTS: usize = 65_536;
 /// Moved objects of one size class from which their blocks are taken as
 /// one run of slabs (`alloc::transfer::reserve_run`).
 const RUN_MIN_OBJECTS: usize = 1024;
+/// Objects of one site the census lists one by one (see `SiteInfo::few`).
+const FEW_OBJECTS: usize = 1024;
 /// Threads of a parallel conversion (memory-bound beyond a few).
 const MAX_THREADS: usize = 4;
 
@@ -332,6 +338,7 @@ fn plan_sites(tr: &mut Transfer<'_>, objects: &[ObjectEntry]) -> Result<(Vec<Sit
                     retag_at: Vec::new(),
                     retag: None,
                     counts: TypeCount::default(),
+                    few: Some(Vec::new()),
                 });
                 site_index.insert(o.site, k);
                 k
@@ -345,7 +352,11 @@ fn plan_sites(tr: &mut Transfer<'_>, objects: &[ObjectEntry]) -> Result<(Vec<Sit
 
 /// `new_sc`: this binary's sidecar (`super::own_sidecar`), read once by
 /// the caller, which checks the transferred state against it afterwards.
-pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc: &Sidecar) -> Result<TransferCounts, String> {
+/// Besides the counts: the census of the heap it leaves (`check::Census`:
+/// the sites live objects carry, every object of the sites with few), for
+/// the invariant check to read only what it must. Callbacks may allocate
+/// anywhere: `None` when any ran.
+pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc: &Sidecar) -> Result<(TransferCounts, Option<Census>), String> {
     let t0 = Instant::now();
     let mut clock = Phases::start();
     let old_sc = Sidecar::from_json("the old program's type map", blob.section(TAG_SIDECAR).unwrap_or_default())
@@ -422,6 +433,13 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     for (i, o) in objects.iter().enumerate() {
         let site = &mut sites[of_site[i] as usize];
         site.counts.objects += 1;
+        if let Some(list) = &mut site.few {
+            if list.len() < FEW_OBJECTS {
+                list.push(i as u32);
+            } else {
+                site.few = None;
+            }
+        }
         site.counts.bytes += o.size;
         counts.bytes += o.size;
         let Some(info) = site.info else { continue };
@@ -585,6 +603,8 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
         .collect();
     let settled = startup_heap::settle(&roots)?;
     counts.startup_kept = settled.kept;
+    let settled_sites = settled.sites.clone();
+    let settled_kept: Vec<u64> = settled.moved.iter().map(|&(_, _, to)| to).collect();
     counts.startup_freed = settled.freed;
     counts.epoll_rewritten = rewrite_epoll(blob, &space, &mut tr, &settled.moved);
     clock.lap("free moved, settle startup heap, epoll");
@@ -600,10 +620,37 @@ pub fn run(blob: &Blob, old_build_id: &str, arena: Option<ArenaHandover>, new_sc
     counts.pointers = p.heap_forwarded + p.global + p.static_local + p.function + p.rodata + r.conservative_rewritten;
     counts.conservative_words = r.conservative_words;
     counts.per_type = per_type(&old_sc, &sites);
+    let census = (!callbacks::any_registered()).then(|| {
+        let mut c = Census::default();
+        for s in sites.iter().filter(|s| s.counts.objects != 0) {
+            // Re-attributed objects carry the new ids in their headers.
+            let ids = std::iter::once(s.site).chain(s.retag).chain(s.retag_at.iter().map(|&(_, id)| id));
+            match &s.few {
+                None => c.many.extend(ids),
+                Some(list) => {
+                    c.few_sites.extend(ids);
+                    c.few.extend(list.iter().map(|&i| {
+                        let o = &objects[i as usize];
+                        match space.fate(i as usize) {
+                            HeapFate::Moved(to) => to - u64::from(o.offset),
+                            _ => o.addr,
+                        }
+                    }));
+                }
+            }
+        }
+        c.few_sites.extend(settled_sites.iter().copied());
+        c.few.extend(settled_kept.iter().copied());
+        for v in [&mut c.many, &mut c.few_sites] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        c
+    });
     clock.lap("callbacks, report");
     counts.phases = clock.into_vec();
     counts.ms = t0.elapsed().as_millis() as u64;
-    Ok(counts)
+    Ok((counts, census))
 }
 
 /// The old registrations are what the shared epoll instances hold: those

@@ -25,6 +25,8 @@ pub struct Settled {
     pub freed: u64,
     /// (old user address, size, new user address) of each kept object.
     pub moved: Vec<(u64, u64, u64)>,
+    /// The allocation sites of the startup's objects, kept or freed.
+    pub sites: Vec<u32>,
 }
 
 struct Args<'a> {
@@ -128,6 +130,9 @@ fn settle_from(roots: &[(u64, u64)], marker: u64) -> Result<Settled, String> {
         crate::registry::GLOBAL.for_each_object_in(b_base as usize, b_end as usize, in_b);
     }
     objs.sort_unstable_by_key(|o| o.addr);
+    let mut sites: Vec<u32> = objs.iter().map(|o| o.site).collect();
+    sites.sort_unstable();
+    sites.dedup();
     let n = objs.len();
     let mut m = Mover { objs, new_of: vec![0; n], queue: Vec::new() };
     if n > 0 {
@@ -142,7 +147,7 @@ fn settle_from(roots: &[(u64, u64)], marker: u64) -> Result<Settled, String> {
             m.visit_range(to, size)?;
         }
     }
-    let mut s = Settled::default();
+    let mut s = Settled { sites, ..Settled::default() };
     for (o, &to) in m.objs.iter().zip(&m.new_of) {
         if to != 0 {
             s.kept += 1;

@@ -25,7 +25,7 @@ and under both, the floor: one memcpy of the table's bytes into memory never
 touched before (bench/programs/pause/memcpy_floor.c, clang -O2).
 
 Sizes: N = 1k, 100k, 1M and 10M (10M entries: 20M heap objects, ~0.6 GB
-of heap; at most 3 repetitions there unless --full; a 300 s update deadline;
+of heap; at most 2 repetitions there unless --full; a 300 s update deadline;
 --quick: 1k, one repetition).
 Prints a table, writes bench/out/pause.json; exits 1 if an update or a
 restart failed (the failure, with lucc's reason, is in the JSON).
@@ -55,7 +55,7 @@ STAGES = ("request", "quiesce", "spawn", "startup", "transfer", "ttst", "commit"
 # and with the round trip through the old version (--ttst).
 SAFETY = (("no_check", ["--no-check"]), ("ttst", ["--ttst"]))
 # Repetitions at N = 10M unless --full.
-BIG_REPS = 3
+BIG_REPS = 2
 # Generating or loading 10M entries takes seconds; a server that has not
 # printed its port by then is broken, not slow.
 STARTUP_TIMEOUT_S = 120
@@ -488,7 +488,7 @@ def print_table(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N=1k only, 1 repetition (CI smoke)")
-    ap.add_argument("--full", action="store_true", help="every repetition at N=10M too (default: at most 3 there)")
+    ap.add_argument("--full", action="store_true", help="every repetition at N=10M too (default: at most 2 there)")
     ap.add_argument("--sizes", type=int, nargs="+", help="entry counts (overrides the defaults)")
     ap.add_argument("--reps", type=int, help="repetitions (default 5, --quick 1)")
     ap.add_argument("--lucc", default=default_lucc(), help="lucc binary (env LUCC)")
@@ -514,6 +514,7 @@ def main():
     doc = {"lucc": lucc, "ref_cc": ref_cc, "repetitions": reps, "quick": args.quick,
            "commit": git_commit(),
            "full": args.full, "update_timeout_s": update_timeout,
+           "big_repetitions": None if args.full or max(sizes) < 10_000_000 else min(reps, BIG_REPS),
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
     failed = False

@@ -409,6 +409,7 @@ def provenance(res, pause):
         return (f"- {what}: {doc.get('when')} at commit `{doc.get('commit')}`,"
                 f" {doc['machine']['cpus']} CPUs, {doc['machine']['platform']}"
                 + (f", {reps} repetitions" if isinstance(reps, int) else "")
+                + (f" ({doc['big_repetitions']} at N >= 10M)" if doc.get("big_repetitions") else "")
                 + (f", these groups took {doc['seconds'] / 60:.1f} min" if doc.get("seconds") else ""))
     return "\n".join([line(res, "build, run, server, memory (`bench/out/results.json`)"),
                       line(pause, "pause (`bench/out/pause.json`)")])

@@ -11,12 +11,13 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use lucc_testsuite::build::{lucc_path, Compiler};
+use lucc_testsuite::build::Compiler;
 use lucc_testsuite::client::LineClient;
 use lucc_testsuite::server::Server;
 use serde_json::Value;
 
 use crate::common::{built, EXIT_TIMEOUT, KVSTORE};
+use crate::live_update::update_support::lucc_update_args;
 
 const KVSTORE_V2: (&str, &str) = ("kvstore/v2", "kvstore");
 
@@ -94,19 +95,8 @@ struct Update {
 }
 
 fn lucc_update(pid: u32, new: &Path, extra: &[&str]) -> Update {
-    let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
-    let out = Command::new(&lucc)
-        .arg("update")
-        .arg(pid.to_string())
-        .arg(new)
-        .arg("--json")
-        .args(extra)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let json = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
-    let text = format!("exit {:?}\n{stdout}\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
-    Update { code: out.status.code().unwrap_or(-1), json, text }
+    let r = lucc_update_args(pid, new, extra);
+    Update { code: r.code, text: r.describe(), json: r.json }
 }
 
 /// The connection is still served by v1 (kvstore's VERSION request; the

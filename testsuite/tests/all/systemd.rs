@@ -15,14 +15,14 @@ use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use lucc_testsuite::build::{lucc_path, Compiler};
+use lucc_testsuite::build::Compiler;
 use lucc_testsuite::client::LineClient;
 use lucc_testsuite::server::Server;
 
 use crate::common::{built, EXIT_TIMEOUT, KVSTORE};
+use crate::live_update::update_support::lucc_update_env;
 use crate::live_update::update_support::{process_gone, wait_gone, Updated, EXIT_COMMITTED, EXIT_ROLLED_BACK};
 
 const KVSTORE_V2: (&str, &str) = ("kvstore/v2", "kvstore");
@@ -153,20 +153,8 @@ impl NotifyStandIn {
 
 /// `lucc update PID NEW --json [extra]`, run as ExecReload would run it.
 fn reload(notify: &NotifyStandIn, pid: u32, new: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
-    let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
-    let out = Command::new(&lucc)
-        .arg("update")
-        .arg(pid.to_string())
-        .arg(new)
-        .arg("--json")
-        .args(extra)
-        .env("NOTIFY_SOCKET", &notify.address)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or_default();
-    let text = format!("exit {:?}\n{stdout}\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), json, text)
+    let r = lucc_update_env(pid, new, extra, &[("NOTIFY_SOCKET", notify.address.as_ref())]);
+    (r.code, r.json.clone(), r.describe())
 }
 
 fn version(port: u16) -> String {

@@ -55,6 +55,12 @@ pub fn lucc_update(pid: u32, new: &Path, transform: Option<&Path>) -> UpdateResu
 
 /// `lucc update PID NEW --json ARGS...`.
 pub fn lucc_update_args<A: AsRef<OsStr>>(pid: u32, new: &Path, args: &[A]) -> UpdateResult {
+    lucc_update_env(pid, new, args, &[])
+}
+
+/// [`lucc_update_args`] with more environment (`NOTIFY_SOCKET`, as
+/// systemd's ExecReload runs it).
+pub fn lucc_update_env<A: AsRef<OsStr>>(pid: u32, new: &Path, args: &[A], env: &[(&str, &OsStr)]) -> UpdateResult {
     let lucc = lucc_path().unwrap_or_else(|e| panic!("{e:#}"));
     let out = Command::new(&lucc)
         .arg("update")
@@ -62,6 +68,7 @@ pub fn lucc_update_args<A: AsRef<OsStr>>(pid: u32, new: &Path, args: &[A]) -> Up
         .arg(new)
         .arg("--json")
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", lucc.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -504,9 +504,7 @@ impl Registry {
             // SAFETY: headers of blocks this process allocated and, if
             // freed since, still in a block of its arena (startup blocks
             // are never unmapped before the transfer's settle step).
-            let (shard, index) = unsafe { ((*hdr).shard(), (*hdr).index as usize) };
-            let s = self.shards[shard].lock();
-            if s.slots.get(index) == Some(&h) {
+            if unsafe { self.tracks(hdr) } {
                 // SAFETY: live, as its slot says.
                 let hd = unsafe { &*hdr };
                 f(&HeapObject { addr: Header::user(hdr) as usize, size: hd.size(), site: hd.site, offset: hd.offset() });

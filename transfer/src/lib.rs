@@ -171,11 +171,7 @@ impl<'a> Transfer<'a> {
     /// can announce the pointer values of those ahead
     /// ([`PointerSpace::prefetch`]) so their lookups overlap.
     pub fn first_pointer_offset(&self, plan: PlanId) -> Option<u64> {
-        let p = &self.types.plans[plan as usize];
-        p.ops.iter().find_map(|op| match op {
-            plan::Op::Pointer { old, .. } => Some(*old),
-            _ => None,
-        })
+        objects::first_pointer(&self.types, plan, false)
     }
 
     fn parts(&mut self) -> Parts<'_, 'a> {

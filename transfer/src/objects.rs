@@ -12,6 +12,17 @@ use crate::report::Report;
 use crate::typemap::TypeMap;
 use crate::{prefetch_ahead, PREFETCH_FAR};
 
+/// The offset, in an old value, of the first typed pointer a run of
+/// `plan` remaps (its fixups only, or all of it).
+pub(crate) fn first_pointer(types: &TypeMap<'_>, plan: PlanId, fixups_only: bool) -> Option<u64> {
+    let p = &types.plans[plan as usize];
+    let start = if fixups_only { p.fixups_start } else { 0 };
+    p.ops[start..].iter().find_map(|op| match op {
+        plan::Op::Pointer { old, .. } => Some(*old),
+        _ => None,
+    })
+}
+
 /// What running plans needs: shared tables, and counts of one thread.
 pub(crate) struct Parts<'x, 'a> {
     pub types: &'x TypeMap<'a>,
@@ -23,13 +34,8 @@ pub(crate) struct Parts<'x, 'a> {
 impl Parts<'_, '_> {
     /// The offset of the first typed pointer a run of `plan` rewrites,
     /// for prefetching along arrays of such values.
-    pub(crate) fn first_pointer(&self, plan: PlanId, fixups_only: bool) -> Option<u64> {
-        let p = &self.types.plans[plan as usize];
-        let start = if fixups_only { p.fixups_start } else { 0 };
-        p.ops[start..].iter().find_map(|op| match op {
-            plan::Op::Pointer { old, .. } => Some(*old),
-            _ => None,
-        })
+    fn first_pointer(&self, plan: PlanId, fixups_only: bool) -> Option<u64> {
+        first_pointer(self.types, plan, fixups_only)
     }
 
     pub(crate) fn exec<'s>(&'s mut self, space: &'s dyn PointerSpace, scan_only: bool) -> Exec<'s> {

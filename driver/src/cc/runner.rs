@@ -86,14 +86,18 @@ pub trait Steps: Sync {
     fn runtime_for_link(&self, tc: &super::Toolchain) -> PathBuf;
 }
 
+/// What the passes found in one unit, for `LUCC_LOG`.
+fn log_fragment(source: &str, fragment: &lucc_abi::fragment::Fragment) {
+    crate::lucc_log!("{source}: {} allocation sites, {} wrappers", fragment.sites.len(), fragment.wrappers.len());
+}
+
 /// lucc's passes and sidecar writer.
 pub struct RealSteps;
 
 impl Steps for RealSteps {
     fn instrument(&self, input: &Path, output: &Path, source: &str) -> anyhow::Result<()> {
         let opts = lucc_passes::PassOptions { source: source.to_string() };
-        let fragment = lucc_passes::instrument_bitcode_file(input, output, &opts)?;
-        crate::lucc_log!("{source}: {} allocation sites, {} wrappers", fragment.sites.len(), fragment.wrappers.len());
+        log_fragment(source, &lucc_passes::instrument_bitcode_file(input, output, &opts)?);
         Ok(())
     }
 
@@ -108,7 +112,7 @@ impl Steps for RealSteps {
         let opts = lucc_passes::PassOptions { source: source.to_string() };
         match lucc_passes::instrument_to_object(input, object, &opts, emit)? {
             lucc_passes::Emitted::Object(fragment) => {
-                crate::lucc_log!("{source}: {} allocation sites, {} wrappers", fragment.sites.len(), fragment.wrappers.len());
+                log_fragment(source, &fragment);
                 Ok(None)
             }
             lucc_passes::Emitted::Declined(_, why) => {

@@ -115,8 +115,6 @@ impl Arena {
         Ok(committed)
     }
 
-    /// After adoption: locks held in the old process at the moment of the
-    /// handover are not held by anyone here.
     /// In the new process of an update, right after adopting: the
     /// committed memory past the first never-used unit holds nothing, but
     /// is still the old process's memfd mapped copy-on-write, where a
@@ -128,20 +126,15 @@ impl Arena {
         let from = m.units.bump.load(Relaxed) * UNIT;
         let to = m.committed.load(Relaxed);
         if from < to {
-            // SAFETY: never-used units of our own range: nothing lives there.
-            unsafe {
-                libc::mmap(
-                    (self.base() + from) as *mut libc::c_void,
-                    to - from,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                    -1,
-                    0,
-                )
-            };
+            // An adopted region is private: committing maps anonymous
+            // memory over never-used units (nothing lives there). Failure
+            // leaves the memfd's pages, which work as before.
+            let _ = self.region.commit(from, to);
         }
     }
 
+    /// After adoption: locks held in the old process at the moment of the
+    /// handover are not held by anyone here.
     pub(super) fn reset_locks(&self) {
         let m = self.meta();
         m.units.lock.release();

@@ -827,8 +827,7 @@ impl<'s> Checker<'s> {
     /// object can carry needs anything, `Some(true)` when the heap must be
     /// walked, `Some(false)` when the census's short list will do.
     fn plan_sites(&mut self) -> Option<bool> {
-        let mut walk = false;
-        let mut walk_all = false;
+        let (mut walk, mut walk_all) = (false, false);
         for s in 0..self.sites.len() {
             let check = self.site_check(self.sites[s].ty);
             self.sites[s].check = check;
@@ -836,23 +835,15 @@ impl<'s> Checker<'s> {
                 continue;
             }
             let id = self.sites[s].id;
-            match &self.census {
-                None => return Some(true).inspect(|_| self.plan_rest(s + 1)),
-                Some(c) if c.many.binary_search(&id).is_ok() => {
-                    walk = true;
-                    walk_all = true;
-                }
-                Some(c) if c.few_sites.binary_search(&id).is_ok() => walk = true,
-                Some(_) => {}
-            }
+            // (listed one by one, among the sites with many objects)
+            let (listed, many) = match &self.census {
+                None => (false, true),
+                Some(c) => (c.few_sites.binary_search(&id).is_ok(), c.many.binary_search(&id).is_ok()),
+            };
+            walk |= listed || many;
+            walk_all |= many;
         }
         walk.then_some(walk_all)
-    }
-
-    fn plan_rest(&mut self, from: usize) {
-        for s in from..self.sites.len() {
-            self.sites[s].check = self.site_check(self.sites[s].ty);
-        }
     }
 
     /// [`Checker::check_objects`] by `threads` threads, each on a run of

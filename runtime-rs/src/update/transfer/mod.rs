@@ -352,7 +352,8 @@ fn plan_sites(tr: &mut Transfer<'_>, objects: &[ObjectEntry]) -> Result<(Vec<Sit
 
 /// `new_sc`: this binary's sidecar (`super::own_sidecar`), read once by
 /// the caller, which checks the transferred state against it afterwards.
-/// Besides the counts: the census of the heap it leaves (`check::Census`:
+///
+/// Returns, besides the counts, the census of the heap it leaves (`check::Census`:
 /// the sites live objects carry, every object of the sites with few), for
 /// the invariant check to read only what it must. Callbacks may allocate
 /// anywhere: `None` when any ran.

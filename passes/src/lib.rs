@@ -1,8 +1,10 @@
 //! lucc's LLVM passes, run on one translation unit's unoptimised IR.
 //!
 //! The driver emits bitcode with LLVM's passes disabled, hands it to
-//! [`instrument_bitcode_file`], then lets clang optimise and emit the
-//! object. Working before optimisation means every allocation call the
+//! [`instrument_to_object`] (the passes, then clang's optimisation and
+//! code generation for the user's level, in-process: `emit`) or to
+//! [`instrument_bitcode_file`] (the passes only; clang then optimises and
+//! emits the object). Working before optimisation means every allocation call the
 //! programmer wrote is still there, and its uses still show the C types
 //! (LLVM 14 pointers are typed). The pipeline, in order:
 //!

@@ -3,8 +3,9 @@
 //! argv is expanded (`@file`) and parsed once into an [`Invocation`]; the
 //! pipeline then either hands the command to clang unchanged (`-E`, `-S`,
 //! questions like `--version`, `LUCC_DISABLE=1`, ...) or compiles each C
-//! file in three steps (clang to unoptimised bitcode, lucc's passes, clang
-//! to an object at the user's level) and links with the runtime.
+//! file in three steps (clang to unoptimised bitcode, lucc's passes, the
+//! object emitted at the user's level in-process, or by clang when the
+//! flags ask for what that cannot reproduce) and links with the runtime.
 //!
 //! | file | concern |
 //! | --- | --- |
